@@ -1,0 +1,10 @@
+from django.urls import path
+
+from scoring import views
+
+app_name = "scoring"
+urlpatterns = [
+    path("", views.active_matrix, name="active"),
+    path("versions/", views.versions, name="versions"),
+    path("v<int:version>/", views.version_detail, name="version"),
+]
