@@ -4,7 +4,7 @@
 import os
 import sys
 
-if sys.version_info < (3, 12):
+if sys.version_info < (3, 12):  # noqa: UP036 - this check is for people who run it with an older python3
     sys.exit(
         f"Leadmatrix needs Python 3.12 or newer (Django 6), but this is Python {sys.version.split()[0]}: "
         "use `make demo` / `make test`, or `.venv/bin/python manage.py ...`."
@@ -28,7 +28,9 @@ def main() -> None:
         from config.env import describe_database
 
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        sys.exit(f"Leadmatrix cannot reach its database ({describe_database()}): {reason}. Check DATABASE_URL.")
+        sys.exit(
+            f"Leadmatrix cannot reach its database ({describe_database()}): {reason}. Check DATABASE_URL."
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def env_str(name: str, default: str | None = None) -> str | None:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
-            raise SettingsError(f"{name}_FILE points at {path!r}, which cannot be read ({exc.strerror}).") from None
+            raise SettingsError(
+                f"{name}_FILE points at {path!r}, which cannot be read ({exc.strerror})."
+            ) from None
     return os.environ.get(name, default)
 
 
@@ -78,7 +80,9 @@ def database_from_url(url: str, *, pool: bool) -> dict:
         raise SettingsError(f"DATABASE_URL cannot be read: {exc}.") from None
     if config["ENGINE"] == "django.db.backends.postgresql":
         if not config.get("NAME"):
-            raise SettingsError("DATABASE_URL names no database; add one after the host, e.g. .../leadmatrix.")
+            raise SettingsError(
+                "DATABASE_URL names no database; add one after the host, e.g. .../leadmatrix."
+            )
         options = config.setdefault("OPTIONS", {})
         if pool:
             # Django 6 keeps a psycopg pool per process; it replaces CONN_MAX_AGE.
@@ -87,7 +91,9 @@ def database_from_url(url: str, *, pool: bool) -> dict:
     else:
         config.setdefault("OPTIONS", {})
         # WAL and a busy timeout let the web process and an inline task share the file.
-        config["OPTIONS"].update({"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+        config["OPTIONS"].update(
+            {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        )
     config["ATOMIC_REQUESTS"] = False
     return config
 

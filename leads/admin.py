@@ -8,8 +8,18 @@ class LeadAdmin(admin.ModelAdmin):
     list_display = ["email", "first_name", "last_name", "company", "grade", "score", "bucket"]
     list_filter = ["grade", "bucket", "seniority", "source"]
     search_fields = ["email", "first_name", "last_name", "company"]
-    readonly_fields = ["fit_points", "grade", "score", "bucket", "bucket_priority", "in_queue", "persona",
-                       "scored_version", "scored_at", "last_activity_at"]
+    readonly_fields = [
+        "fit_points",
+        "grade",
+        "score",
+        "bucket",
+        "bucket_priority",
+        "in_queue",
+        "persona",
+        "scored_version",
+        "scored_at",
+        "last_activity_at",
+    ]
 
 
 @admin.register(Activity)

@@ -24,13 +24,159 @@ DEMO_USERS = [
     ("admin", "Ada", "Admin", None),
 ]
 
-FIRST = "Alex Blair Casey Dana Eli Fran Gabe Harper Ira Jordan Kai Lee Morgan Noa Oak Parker Quinn Reese Sky Taylor Uma Val Wren Yael Zoe Amir Bea Chen Dev Esme Farah Gus Hana Ivo Jun Kira Luca Mina Nils Omar Pia Rafa Sana Teo Ugo Vera Wim Xin Yuki Zain".split()
-LAST = "Abbott Baker Chavez Dubois Evans Fischer Garcia Hughes Ito Jensen Kowalski Larsen Moreau Nakamura Okafor Patel Quist Rossi Silva Tanaka Ueda Varga Weber Xu Young Zimmer Andersen Brooks Costa Dietrich".split()
-COMPANY_A = "North Blue Apex Bright Clear Delta Ever Fair Green High Iron Keen Lumen Metro Nova Open Peak Quant Rapid Silver True Uni Vivid Wave".split()
-COMPANY_B = "Systems Labs Analytics Health Logistics Capital Works Foods Energy Media Robotics Bank Retail Cloud Devices Pharma".split()
-INDUSTRIES = ["Software", "Financial services", "Healthcare", "Manufacturing", "Retail", "Education", "Government", "Media", "Logistics", "Energy"]
+FIRST = [
+    "Alex",
+    "Blair",
+    "Casey",
+    "Dana",
+    "Eli",
+    "Fran",
+    "Gabe",
+    "Harper",
+    "Ira",
+    "Jordan",
+    "Kai",
+    "Lee",
+    "Morgan",
+    "Noa",
+    "Oak",
+    "Parker",
+    "Quinn",
+    "Reese",
+    "Sky",
+    "Taylor",
+    "Uma",
+    "Val",
+    "Wren",
+    "Yael",
+    "Zoe",
+    "Amir",
+    "Bea",
+    "Chen",
+    "Dev",
+    "Esme",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kira",
+    "Luca",
+    "Mina",
+    "Nils",
+    "Omar",
+    "Pia",
+    "Rafa",
+    "Sana",
+    "Teo",
+    "Ugo",
+    "Vera",
+    "Wim",
+    "Xin",
+    "Yuki",
+    "Zain",
+]
+LAST = [
+    "Abbott",
+    "Baker",
+    "Chavez",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quist",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Young",
+    "Zimmer",
+    "Andersen",
+    "Brooks",
+    "Costa",
+    "Dietrich",
+]
+COMPANY_A = [
+    "North",
+    "Blue",
+    "Apex",
+    "Bright",
+    "Clear",
+    "Delta",
+    "Ever",
+    "Fair",
+    "Green",
+    "High",
+    "Iron",
+    "Keen",
+    "Lumen",
+    "Metro",
+    "Nova",
+    "Open",
+    "Peak",
+    "Quant",
+    "Rapid",
+    "Silver",
+    "True",
+    "Uni",
+    "Vivid",
+    "Wave",
+]
+COMPANY_B = [
+    "Systems",
+    "Labs",
+    "Analytics",
+    "Health",
+    "Logistics",
+    "Capital",
+    "Works",
+    "Foods",
+    "Energy",
+    "Media",
+    "Robotics",
+    "Bank",
+    "Retail",
+    "Cloud",
+    "Devices",
+    "Pharma",
+]
+INDUSTRIES = [
+    "Software",
+    "Financial services",
+    "Healthcare",
+    "Manufacturing",
+    "Retail",
+    "Education",
+    "Government",
+    "Media",
+    "Logistics",
+    "Energy",
+]
 DEPARTMENTS = ["Engineering", "IT", "Product", "Marketing", "Sales", "Finance", "Operations", "HR"]
-COUNTRIES = ["United States", "United Kingdom", "Germany", "France", "Netherlands", "Canada", "Sweden", "Spain", "Australia", "India"]
+COUNTRIES = [
+    "United States",
+    "United Kingdom",
+    "Germany",
+    "France",
+    "Netherlands",
+    "Canada",
+    "Sweden",
+    "Spain",
+    "Australia",
+    "India",
+]
 SOURCES = ["website", "webinar", "trade show", "paid search", "partner referral", "content syndication"]
 SIZES = [3, 8, 25, 60, 150, 400, 800, 2500, 8000, 30000]
 SENIORITY = [("executive", 10), ("head", 15), ("manager", 25), ("staff", 40), ("student", 10)]
@@ -43,10 +189,51 @@ TITLES = {
 }
 # Behaviour profiles: share of leads, activities over 120 days, how recent, which types.
 PROFILES = [
-    ("hot", 6, (20, 40), (0, 21), ["web_visit", "web_visit", "pricing_visit", "video_view", "whitepaper_download", "email_click", "webinar_attended", "form_submit"]),
-    ("warm", 20, (8, 18), (0, 60), ["email_open"] * 4 + ["web_visit"] * 3 + ["email_click", "whitepaper_download", "social_engagement", "social_engagement", "newsletter_signup"]),
-    ("cooling", 20, (15, 35), (60, 120), ["web_visit", "whitepaper_download", "video_view", "email_open", "webinar_attended"]),
-    ("cold", 47, (10, 28), (0, 120), ["email_open", "email_open", "email_open", "web_visit", "social_engagement"]),
+    (
+        "hot",
+        6,
+        (20, 40),
+        (0, 21),
+        [
+            "web_visit",
+            "web_visit",
+            "pricing_visit",
+            "video_view",
+            "whitepaper_download",
+            "email_click",
+            "webinar_attended",
+            "form_submit",
+        ],
+    ),
+    (
+        "warm",
+        20,
+        (8, 18),
+        (0, 60),
+        ["email_open"] * 4
+        + ["web_visit"] * 3
+        + [
+            "email_click",
+            "whitepaper_download",
+            "social_engagement",
+            "social_engagement",
+            "newsletter_signup",
+        ],
+    ),
+    (
+        "cooling",
+        20,
+        (15, 35),
+        (60, 120),
+        ["web_visit", "whitepaper_download", "video_view", "email_open", "webinar_attended"],
+    ),
+    (
+        "cold",
+        47,
+        (10, 28),
+        (0, 120),
+        ["email_open", "email_open", "email_open", "web_visit", "social_engagement"],
+    ),
     ("unsubscribed", 5, (8, 20), (10, 120), ["email_open", "web_visit", "email_click"]),
     ("bounced", 2, (2, 6), (30, 120), ["email_open"]),
 ]
@@ -78,7 +265,9 @@ def build_leads(*, count: int, now: datetime, seed: int = 2026) -> tuple[int, in
     """Create `count` demo leads with believable behaviour; leads that exist already are kept."""
     rng = random.Random(seed)
     types = dict(ActivityType.objects.values_list("key", "id"))
-    existing = set(Lead.objects.filter(source__in=SOURCES, email__endswith=".example").values_list("email", flat=True))
+    existing = set(
+        Lead.objects.filter(source__in=SOURCES, email__endswith=".example").values_list("email", flat=True)
+    )
     leads, plans = [], []
     for n in range(count):
         lead, plan = _lead(rng, n, now)
@@ -87,14 +276,19 @@ def build_leads(*, count: int, now: datetime, seed: int = 2026) -> tuple[int, in
             plans.append(plan)
     with transaction.atomic():
         Lead.objects.bulk_create(leads, batch_size=1000)
-        by_email = dict(Lead.objects.filter(email__in=[lead.email for lead in leads]).values_list("email", "id"))
+        by_email = dict(
+            Lead.objects.filter(email__in=[lead.email for lead in leads]).values_list("email", "id")
+        )
         activities = []
         for lead, plan in zip(leads, plans, strict=True):
             lead_id = by_email[lead.email]
             for n, (key, at) in enumerate(plan):
                 activities.append(
                     Activity(
-                        lead_id=lead_id, activity_type_id=types[key], occurred_at=at, source=DEMO_DOMAIN_SOURCE,
+                        lead_id=lead_id,
+                        activity_type_id=types[key],
+                        occurred_at=at,
+                        source=DEMO_DOMAIN_SOURCE,
                         source_event_id=f"{lead.email}#{n}",
                     )
                 )

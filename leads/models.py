@@ -40,7 +40,9 @@ class Lead(models.Model):
     department = models.CharField(max_length=60, blank=True)
     industry = models.CharField(max_length=60, blank=True)
     company_size = models.PositiveIntegerField("company size (employees)", null=True, blank=True)
-    revenue_potential = models.PositiveBigIntegerField(null=True, blank=True, help_text="Whole currency units a year.")
+    revenue_potential = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Whole currency units a year."
+    )
     country = models.CharField(max_length=60, blank=True)
     source = models.CharField(max_length=60, blank=True)
     attributes = models.JSONField(default=dict, blank=True, help_text="Imported columns, as text.")
@@ -68,7 +70,9 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["grade", "bucket", "score"], name="lead_grade_bucket_score"),
             models.Index(
-                fields=["bucket_priority", "-score", "id"], condition=Q(in_queue=True), name="lead_queue_order"
+                fields=["bucket_priority", "-score", "id"],
+                condition=Q(in_queue=True),
+                name="lead_queue_order",
             ),
         ]
 
@@ -105,7 +109,7 @@ class Activity(models.Model):
     activity_type = models.ForeignKey(ActivityType, on_delete=models.PROTECT, related_name="+")
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=60, blank=True)
-    source_event_id = models.CharField(max_length=120, null=True, blank=True)
+    source_event_id = models.CharField(max_length=120, null=True, blank=True)  # noqa: DJ001 - NULL: no event id, not unique
     properties = models.JSONField(default=dict, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -147,7 +151,9 @@ class Transition(models.Model):
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.PROTECT, related_name="+")
     cause = models.CharField(max_length=12, choices=Cause.choices)
     at = models.DateTimeField()
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -55,7 +55,10 @@ def search_leads(*, q: str, grade: str, bucket: str, queue_only: bool, after: st
     if q.strip():
         term = q.strip()
         leads = leads.filter(
-            Q(email__icontains=term) | Q(company__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term)
+            Q(email__icontains=term)
+            | Q(company__icontains=term)
+            | Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
         )
     if grade in {"A", "B", "C", "D"}:
         leads = leads.filter(grade=grade)
@@ -92,7 +95,9 @@ def lead_page(lead: Lead) -> dict:
         "band": next(b for b in plain.bands if b.key == result.band),
         "override_name": names.get(result.override, result.override),
         "persona_name": next((p.name for p in plain.personas if p.key == result.persona), ""),
-        "activity_lines": [(names.get(a.activity_type, a.activity_type), a) for a in reversed(result.activities[-50:])],
+        "activity_lines": [
+            (names.get(a.activity_type, a.activity_type), a) for a in reversed(result.activities[-50:])
+        ],
         "types": [(names.get(t.activity_type, t.activity_type), t) for t in result.types],
         "transitions": lead.transitions.select_related("matrix")[:50],
         "activity_count": lead.activities.count(),

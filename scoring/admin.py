@@ -36,7 +36,15 @@ class FitCriterionAdmin(SimpleHistoryAdmin):
 
 @admin.register(ActivityWeight)
 class ActivityWeightAdmin(SimpleHistoryAdmin):
-    list_display = ["matrix", "activity_type", "points", "half_life_days", "cap", "floor_bucket", "ceiling_bucket"]
+    list_display = [
+        "matrix",
+        "activity_type",
+        "points",
+        "half_life_days",
+        "cap",
+        "floor_bucket",
+        "ceiling_bucket",
+    ]
     list_filter = ["matrix"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from django.core.exceptions import ValidationError
 
 from scoring import engine
@@ -32,7 +34,9 @@ def engine_matrix(matrix: ScoringMatrix) -> engine.Matrix:
                 points=w.points,
                 half_life_days=w.half_life_days,
                 cap=w.cap,
-                persona_multipliers={persona_key[pw.persona_id]: pw.multiplier for pw in w.persona_weights.all()},
+                persona_multipliers={
+                    persona_key[pw.persona_id]: pw.multiplier for pw in w.persona_weights.all()
+                },
                 floor_bucket=bucket_key.get(w.floor_bucket_id),
                 ceiling_bucket=bucket_key.get(w.ceiling_bucket_id),
                 override_days=w.override_days,
@@ -41,9 +45,13 @@ def engine_matrix(matrix: ScoringMatrix) -> engine.Matrix:
         ),
         bands=tuple(engine.Band(b.key, b.low, b.high) for b in bands),
         buckets=tuple(
-            engine.Bucket(b.key, b.name, b.rank, b.action, b.sla_hours, b.priority, b.in_queue) for b in buckets
+            engine.Bucket(b.key, b.name, b.rank, b.action, b.sla_hours, b.priority, b.in_queue)
+            for b in buckets
         ),
-        grid={(cell.grade, cell.band.key): bucket_key[cell.bucket_id] for cell in matrix.cells.select_related("band")},
+        grid={
+            (cell.grade, cell.band.key): bucket_key[cell.bucket_id]
+            for cell in matrix.cells.select_related("band")
+        },
         personas=tuple(
             engine.Persona(p.key, p.name, tuple(r.as_condition() for r in p.rules.all())) for p in personas
         ),
@@ -72,11 +80,13 @@ def matrix_problems(matrix: ScoringMatrix) -> list[str]:
     else:
         if bands[0].low != 0:
             problems.append(f"Score bands must start at 0; the lowest starts at {bands[0].low}.")
-        for lower, upper in zip(bands, bands[1:], strict=False):
+        for lower, upper in pairwise(bands):
             if lower.high is None or lower.high >= upper.low:
                 problems.append(f"Score bands {lower.label} and {upper.label} overlap.")
             elif lower.high + 1 != upper.low:
-                problems.append(f"Scores {lower.high + 1}–{upper.low - 1} fall between bands {lower.label} and {upper.label}.")
+                problems.append(
+                    f"Scores {lower.high + 1}–{upper.low - 1} fall between bands {lower.label} and {upper.label}."
+                )
         for band in bands:
             if band.high is not None and band.high < band.low:
                 problems.append(f"Score band {band.label} ends before it starts.")
@@ -93,7 +103,9 @@ def matrix_problems(matrix: ScoringMatrix) -> list[str]:
                 problems.append(f"The grid cell {grade} × {band.label} has no bucket.")
 
     for criterion in matrix.criteria.all():
-        for message in condition_errors(criterion.field, criterion.operator, criterion.value, criterion.value_to).values():
+        for message in condition_errors(
+            criterion.field, criterion.operator, criterion.value, criterion.value_to
+        ).values():
             problems.append(f"Criterion “{criterion}”: {message}")
     for persona in matrix.personas.prefetch_related("rules"):
         rules = list(persona.rules.all())

@@ -19,7 +19,9 @@ GRADE_CHOICES = [(g, g) for g in engine.GRADES]
 class ActivityType(models.Model):
     """The catalogue of things a lead can do; weights per matrix version point here."""
 
-    key = models.SlugField(max_length=40, unique=True, help_text="Used by the API and imports, e.g. web_visit.")
+    key = models.SlugField(
+        max_length=40, unique=True, help_text="Used by the API and imports, e.g. web_visit."
+    )
     name = models.CharField(max_length=80)
     description = models.CharField(max_length=200, blank=True)
 
@@ -53,7 +55,9 @@ class ScoringMatrix(models.Model):
     version = models.PositiveIntegerField(unique=True)
     name = models.CharField(max_length=120)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="drafts")
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="drafts"
+    )
     notes = models.TextField(blank=True)
     grade_a_min = models.IntegerField("Grade A from", default=60)
     grade_b_min = models.IntegerField("Grade B from", default=30)
@@ -78,7 +82,9 @@ class ScoringMatrix(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_matrix"),
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="one_active_matrix"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -103,7 +109,9 @@ class Condition(models.Model):
         max_length=80, help_text="A profile field, or attributes.<column> for an imported column."
     )
     operator = models.CharField(max_length=10, choices=OPERATOR_CHOICES)
-    value = models.CharField(max_length=500, blank=True, help_text="For “is one of”, separate values by commas.")
+    value = models.CharField(
+        max_length=500, blank=True, help_text="For “is one of”, separate values by commas."
+    )
     value_to = models.CharField("up to", max_length=40, blank=True, help_text="Upper end for “is between”.")
 
     class Meta:
@@ -124,7 +132,9 @@ def condition_errors(field: str, operator: str, value: str, value_to: str) -> di
     if lead_field is None:
         return {"field": f"“{field}” is not a lead field; use a profile field or attributes.<column>."}
     if operator not in OPERATORS_FOR_KIND[lead_field.kind]:
-        allowed = ", ".join(label for key, label in OPERATOR_CHOICES if key in OPERATORS_FOR_KIND[lead_field.kind])
+        allowed = ", ".join(
+            label for key, label in OPERATOR_CHOICES if key in OPERATORS_FOR_KIND[lead_field.kind]
+        )
         return {"operator": f"{lead_field.label} is a {lead_field.kind} field; use one of: {allowed}."}
     if operator == engine.EMPTY:
         return {}
@@ -235,7 +245,12 @@ class RoutingCell(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["matrix", "grade", "band"], name="one_cell_per_grade_band")]
+        constraints = [
+            models.UniqueConstraint(fields=["matrix", "grade", "band"], name="one_cell_per_grade_band")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grade} × {self.band}: {self.bucket}"
 
 
 class ActivityWeight(models.Model):
@@ -243,30 +258,51 @@ class ActivityWeight(models.Model):
     activity_type = models.ForeignKey(ActivityType, on_delete=models.PROTECT, related_name="+")
     points = models.IntegerField(help_text="Points for one activity; negative takes points away.")
     half_life_days = models.FloatField(
-        "half-life (days)", null=True, blank=True, help_text="Days after which an activity counts half; empty: no decay."
+        "half-life (days)",
+        null=True,
+        blank=True,
+        help_text="Days after which an activity counts half; empty: no decay.",
     )
-    cap = models.PositiveIntegerField(null=True, blank=True, help_text="The most points this type can add (or take).")
+    cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most points this type can add (or take)."
+    )
     floor_bucket = models.ForeignKey(
-        Bucket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="At least this bucket."
+        Bucket,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="At least this bucket.",
     )
     ceiling_bucket = models.ForeignKey(
-        Bucket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="At most this bucket."
+        Bucket,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="At most this bucket.",
     )
     override_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Days the floor or ceiling holds after the latest such activity; empty: always."
+        null=True,
+        blank=True,
+        help_text="Days the floor or ceiling holds after the latest such activity; empty: always.",
     )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["activity_type__name"]
-        constraints = [models.UniqueConstraint(fields=["matrix", "activity_type"], name="one_weight_per_type")]
+        constraints = [
+            models.UniqueConstraint(fields=["matrix", "activity_type"], name="one_weight_per_type")
+        ]
 
     def __str__(self) -> str:
         return f"{self.activity_type}: {self.points:+d}"
 
     def clean(self) -> None:
         if self.half_life_days is not None and self.half_life_days <= 0:
-            raise ValidationError({"half_life_days": "A half-life must be more than 0 days (leave it empty for no decay)."})
+            raise ValidationError(
+                {"half_life_days": "A half-life must be more than 0 days (leave it empty for no decay)."}
+            )
 
 
 class PersonaWeight(models.Model):
@@ -278,4 +314,59 @@ class PersonaWeight(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["weight", "persona"], name="one_multiplier_per_persona")]
+        constraints = [
+            models.UniqueConstraint(fields=["weight", "persona"], name="one_multiplier_per_persona")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.persona}: ×{self.multiplier:g}"
+
+
+class RescoreRun(models.Model):
+    """A full rescore in the background: what it rescored with, how far it got, how it ended."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    matrix = models.ForeignKey(ScoringMatrix, on_delete=models.PROTECT, related_name="rescores")
+    cause = models.CharField(max_length=12)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    transitions = models.PositiveIntegerField(default=0)
+    last_lead_id = models.BigIntegerField(
+        default=0, help_text="Resume point: leads up to this id are rescored."
+    )
+    scored_at = models.DateTimeField(
+        help_text="The moment scores are computed for (decay is measured to it)."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Rescore with v{self.matrix.version} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("scoring:rescore", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}

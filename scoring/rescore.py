@@ -27,7 +27,17 @@ from scoring.models import ScoringMatrix
 
 log = logging.getLogger(__name__)
 
-SCORE_FIELDS = ["fit_points", "grade", "score", "bucket", "bucket_priority", "in_queue", "persona", "scored_version", "scored_at"]
+SCORE_FIELDS = [
+    "fit_points",
+    "grade",
+    "score",
+    "bucket",
+    "bucket_priority",
+    "in_queue",
+    "persona",
+    "scored_version",
+    "scored_at",
+]
 
 
 def lead_activities(lead_ids: Iterable[int]) -> dict[int, list[engine.ActivityFact]]:
@@ -41,16 +51,16 @@ def lead_activities(lead_ids: Iterable[int]) -> dict[int, list[engine.ActivityFa
     return grouped
 
 
-def explain(lead: Lead, *, now: datetime | None = None, matrix: ScoringMatrix | None = None) -> engine.ScoreResult:
+def explain(
+    lead: Lead, *, now: datetime | None = None, matrix: ScoringMatrix | None = None
+) -> engine.ScoreResult:
     """Score one lead live against a matrix (the active one by default), with the explanation."""
     matrix = matrix or ScoringMatrix.objects.active()
     activities = lead_activities([lead.pk]).get(lead.pk, [])
     return engine.score_lead(engine_matrix(matrix), lead.facts(), activities, now or timezone.now())
 
 
-def rescore_leads(
-    lead_ids: Iterable[int], *, cause: str, now: datetime | None = None, by=None
-) -> list[Lead]:
+def rescore_leads(lead_ids: Iterable[int], *, cause: str, now: datetime | None = None, by=None) -> list[Lead]:
     """Rescore a few leads with the active matrix: lock them in id order, score, save, log transitions."""
     now = now or timezone.now()
     ids = sorted(set(lead_ids))
@@ -65,8 +75,15 @@ def rescore_leads(
             if result.bucket != lead.bucket:
                 transitions.append(
                     Transition(
-                        lead=lead, from_bucket=lead.bucket, to_bucket=result.bucket, grade=result.grade,
-                        score=result.score, matrix=matrix, cause=cause, at=now, by=by,
+                        lead=lead,
+                        from_bucket=lead.bucket,
+                        to_bucket=result.bucket,
+                        grade=result.grade,
+                        score=result.score,
+                        matrix=matrix,
+                        cause=cause,
+                        at=now,
+                        by=by,
                     )
                 )
             apply_result(lead, result, plain, matrix, now)
@@ -75,7 +92,9 @@ def rescore_leads(
     return leads
 
 
-def apply_result(lead: Lead, result: engine.ScoreResult, plain: engine.Matrix, matrix: ScoringMatrix, now) -> None:
+def apply_result(
+    lead: Lead, result: engine.ScoreResult, plain: engine.Matrix, matrix: ScoringMatrix, now
+) -> None:
     """Copy an engine result onto the lead's scoring fields (the caller saves)."""
     bucket = plain.bucket(result.bucket)
     lead.fit_points = result.fit_points
@@ -122,7 +141,11 @@ def rescore_all(
     statements = sql.RescoreSQL(plain, matrix_id=matrix.pk, now=now, vendor=connection.vendor)
     low = start_after
     while True:
-        edge = list(Lead.objects.filter(pk__gt=low).order_by("pk").values_list("pk", flat=True)[batch_size - 1 : batch_size])
+        edge = list(
+            Lead.objects.filter(pk__gt=low)
+            .order_by("pk")
+            .values_list("pk", flat=True)[batch_size - 1 : batch_size]
+        )
         upper = edge[0] if edge else None
         with transaction.atomic():
             counts = statements.run_batch(low=low, high=upper, cause=cause)

@@ -30,7 +30,9 @@ def register_sqlite_functions(sqlite_connection) -> None:
         return engine.decay_factor(age, half_life)
 
     sqlite_connection.create_function("lm_decay", 3, decay, deterministic=True)
-    sqlite_connection.create_function("LOWER", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
+    sqlite_connection.create_function(
+        "LOWER", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True
+    )
 
 
 @dataclass
@@ -165,7 +167,9 @@ class RescoreSQL:
         hl_sql, hl_params = self.by_type("a.activity_type_id", half_lives)
         if self.pg:
             now_sql, now_params = self.ts(self.now)
-            age = f"{self.greatest(f'EXTRACT(EPOCH FROM ({now_sql} - a.occurred_at))::float8', '0')} / 86400.0"
+            age = (
+                f"{self.greatest(f'EXTRACT(EPOCH FROM ({now_sql} - a.occurred_at))::float8', '0')} / 86400.0"
+            )
             decay_sql = f"(CASE WHEN {hl_sql} IS NULL THEN 1.0 ELSE POWER(0.5, {age} / {hl_sql}) END)"
             decay_params = hl_params + now_params + hl_params
         else:
@@ -177,14 +181,18 @@ class RescoreSQL:
         since_sql, since_params = self.ts(self.now - timedelta(days=breadth.window_days if breadth else 0))
 
         # Per type: points × persona multiplier × decayed count, clamped to ±cap.
-        points_sql, points_params = self.by_type("p.type_id", {ids[w.activity_type]: w.points for w in weights}, "0")
+        points_sql, points_params = self.by_type(
+            "p.type_id", {ids[w.activity_type]: w.points for w in weights}, "0"
+        )
         mult_whens, mult_params = [], []
         for w in weights:
             for persona_key, multiplier in w.persona_multipliers.items():
                 mult_whens.append("WHEN p.type_id = %s AND f.persona = %s THEN %s")
                 mult_params += [ids[w.activity_type], persona_key, float(multiplier)]
         mult_sql = f"(CASE {' '.join(mult_whens)} ELSE 1.0 END)" if mult_whens else "1.0"
-        cap_sql, cap_params = self.by_type("p.type_id", {ids[w.activity_type]: w.cap for w in weights if w.cap is not None})
+        cap_sql, cap_params = self.by_type(
+            "p.type_id", {ids[w.activity_type]: w.cap for w in weights if w.cap is not None}
+        )
         raw = f"({points_sql} * {mult_sql} * p.decayed)"
         raw_params = points_params + mult_params
         capped = (
@@ -218,11 +226,17 @@ class RescoreSQL:
         if breadth is None:
             breadth_sql, breadth_params = "0", []
         else:
-            units = "COALESCE(e.recent_acts, 0)" if breadth.measure == engine.BREADTH_ACTIVITIES else "COALESCE(e.recent_types, 0)"
+            units = (
+                "COALESCE(e.recent_acts, 0)"
+                if breadth.measure == engine.BREADTH_ACTIVITIES
+                else "COALESCE(e.recent_types, 0)"
+            )
             breadth_sql = f"({units} * %s)"
             breadth_params = [breadth.points]
             if breadth.cap is not None:
-                breadth_sql = self.least(f"CAST({breadth_sql} AS REAL)" if not self.pg else f"({breadth_sql})::float8", "%s")
+                breadth_sql = self.least(
+                    f"CAST({breadth_sql} AS REAL)" if not self.pg else f"({breadth_sql})::float8", "%s"
+                )
                 breadth_params = [breadth.points, float(breadth.cap)]
 
         a, b, c = m.grade_cutoffs
@@ -240,9 +254,7 @@ class RescoreSQL:
             grid_params += [grade, band_key, rank[bucket_key]]
 
         weighted_ids = sorted(ids.values()) or [-1]
-        score_expr = self.greatest(
-            f"CAST(FLOOR(COALESCE(e.total, 0) + {breadth_sql} + 0.5) AS INTEGER)", "0"
-        )
+        score_expr = self.greatest(f"CAST(FLOOR(COALESCE(e.total, 0) + {breadth_sql} + 0.5) AS INTEGER)", "0")
         query = f"""
 WITH fit AS (
     SELECT l.id AS id, {fit_sql} AS fit_points, {persona_sql} AS persona
@@ -300,7 +312,7 @@ JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank =
         params += capped_params
         params += floor_params + ceiling_params
         params += breadth_params
-        params += [a, b, c] + band_params
+        params += [a, b, c, *band_params]
         params += grid_params
         params += [self.matrix_id]
         return query, params

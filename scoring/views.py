@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from config.roles import ROLES, role_required
 from leads.selectors import grid_counts
 from scoring.matrices import engine_matrix
-from scoring.models import ScoringMatrix
+from scoring.models import RescoreRun, ScoringMatrix
 
 
 @role_required(*ROLES, staff=True)
@@ -33,7 +33,13 @@ def _render_version(request: HttpRequest, matrix: ScoringMatrix) -> HttpResponse
     counts = grid_counts(plain, version_id=matrix.pk)
     buckets = {b.key: b for b in plain.buckets}
     grid_rows = [
-        (grade, [(band, buckets[plain.grid[(grade, band.key)]], counts.get((grade, band.key), 0)) for band in plain.bands])
+        (
+            grade,
+            [
+                (band, buckets[plain.grid[(grade, band.key)]], counts.get((grade, band.key), 0))
+                for band in plain.bands
+            ],
+        )
         for grade in ("A", "B", "C", "D")
         if all((grade, band.key) in plain.grid for band in plain.bands)
     ]
@@ -43,10 +49,18 @@ def _render_version(request: HttpRequest, matrix: ScoringMatrix) -> HttpResponse
         "grid_rows": grid_rows,
         "scored_leads": sum(counts.values()),
         "criteria": matrix.criteria.all(),
-        "weights": matrix.weights.select_related("activity_type", "floor_bucket", "ceiling_bucket").prefetch_related(
-            "persona_weights__persona"
-        ),
+        "weights": matrix.weights.select_related(
+            "activity_type", "floor_bucket", "ceiling_bucket"
+        ).prefetch_related("persona_weights__persona"),
         "personas": matrix.personas.prefetch_related("rules"),
         "buckets": matrix.buckets.all(),
     }
     return render(request, "scoring/version.html", context)
+
+
+@role_required(*ROLES, staff=True)
+def rescore_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """A full rescore's progress; the htmx request gets just the bar, polled until it finishes."""
+    run = get_object_or_404(RescoreRun.objects.select_related("matrix", "requested_by"), pk=pk)
+    template = "scoring/rescore.html#progress" if request.htmx else "scoring/rescore.html"
+    return render(request, template, {"run": run})

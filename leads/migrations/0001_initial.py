@@ -6,102 +6,218 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('scoring', '0001_initial'),
+        ("scoring", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(help_text='Stored lower-case, so it is unique whatever the case.', max_length=254, unique=True)),
-                ('first_name', models.CharField(blank=True, max_length=80)),
-                ('last_name', models.CharField(blank=True, max_length=80)),
-                ('company', models.CharField(blank=True, max_length=160)),
-                ('title', models.CharField(blank=True, max_length=160, verbose_name='job title')),
-                ('seniority', models.CharField(blank=True, choices=[('executive', 'Executive (C-level, VP)'), ('head', 'Head of department / director'), ('manager', 'Manager'), ('staff', 'Staff'), ('student', 'Student')], max_length=20)),
-                ('department', models.CharField(blank=True, max_length=60)),
-                ('industry', models.CharField(blank=True, max_length=60)),
-                ('company_size', models.PositiveIntegerField(blank=True, null=True, verbose_name='company size (employees)')),
-                ('revenue_potential', models.PositiveBigIntegerField(blank=True, help_text='Whole currency units a year.', null=True)),
-                ('country', models.CharField(blank=True, max_length=60)),
-                ('source', models.CharField(blank=True, max_length=60)),
-                ('attributes', models.JSONField(blank=True, default=dict, help_text='Imported columns, as text.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('fit_points', models.IntegerField(default=0)),
-                ('grade', models.CharField(default='D', max_length=1)),
-                ('score', models.IntegerField(default=0)),
-                ('bucket', models.CharField(blank=True, default='', max_length=30)),
-                ('bucket_priority', models.PositiveSmallIntegerField(default=1000)),
-                ('in_queue', models.BooleanField(default=False)),
-                ('persona', models.CharField(blank=True, default='', max_length=40)),
-                ('scored_at', models.DateTimeField(blank=True, null=True)),
-                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('scored_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "email",
+                    models.EmailField(
+                        help_text="Stored lower-case, so it is unique whatever the case.",
+                        max_length=254,
+                        unique=True,
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=80)),
+                ("last_name", models.CharField(blank=True, max_length=80)),
+                ("company", models.CharField(blank=True, max_length=160)),
+                ("title", models.CharField(blank=True, max_length=160, verbose_name="job title")),
+                (
+                    "seniority",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("executive", "Executive (C-level, VP)"),
+                            ("head", "Head of department / director"),
+                            ("manager", "Manager"),
+                            ("staff", "Staff"),
+                            ("student", "Student"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("department", models.CharField(blank=True, max_length=60)),
+                ("industry", models.CharField(blank=True, max_length=60)),
+                (
+                    "company_size",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="company size (employees)"
+                    ),
+                ),
+                (
+                    "revenue_potential",
+                    models.PositiveBigIntegerField(
+                        blank=True, help_text="Whole currency units a year.", null=True
+                    ),
+                ),
+                ("country", models.CharField(blank=True, max_length=60)),
+                ("source", models.CharField(blank=True, max_length=60)),
+                (
+                    "attributes",
+                    models.JSONField(blank=True, default=dict, help_text="Imported columns, as text."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("fit_points", models.IntegerField(default=0)),
+                ("grade", models.CharField(default="D", max_length=1)),
+                ("score", models.IntegerField(default=0)),
+                ("bucket", models.CharField(blank=True, default="", max_length=30)),
+                ("bucket_priority", models.PositiveSmallIntegerField(default=1000)),
+                ("in_queue", models.BooleanField(default=False)),
+                ("persona", models.CharField(blank=True, default="", max_length=40)),
+                ("scored_at", models.DateTimeField(blank=True, null=True)),
+                ("last_activity_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "scored_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-score', 'id'],
+                "ordering": ["-score", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Activity',
+            name="Activity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField()),
-                ('source', models.CharField(blank=True, max_length=60)),
-                ('source_event_id', models.CharField(blank=True, max_length=120, null=True)),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('activity_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scoring.activitytype')),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='leads.lead')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("source", models.CharField(blank=True, max_length=60)),
+                ("source_event_id", models.CharField(blank=True, max_length=120, null=True)),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "activity_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scoring.activitytype",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="leads.lead",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'activities',
-                'ordering': ['-occurred_at', '-id'],
+                "verbose_name_plural": "activities",
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Transition',
+            name="Transition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_bucket', models.CharField(blank=True, max_length=30)),
-                ('to_bucket', models.CharField(max_length=30)),
-                ('grade', models.CharField(max_length=1)),
-                ('score', models.IntegerField()),
-                ('cause', models.CharField(choices=[('activity', 'New activity'), ('decay', 'Decay'), ('publish', 'Matrix published'), ('profile', 'Profile changed'), ('disposition', 'Sales outcome'), ('recycle', 'Recycled')], max_length=12)),
-                ('at', models.DateTimeField()),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='leads.lead')),
-                ('matrix', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_bucket", models.CharField(blank=True, max_length=30)),
+                ("to_bucket", models.CharField(max_length=30)),
+                ("grade", models.CharField(max_length=1)),
+                ("score", models.IntegerField()),
+                (
+                    "cause",
+                    models.CharField(
+                        choices=[
+                            ("activity", "New activity"),
+                            ("decay", "Decay"),
+                            ("publish", "Matrix published"),
+                            ("profile", "Profile changed"),
+                            ("disposition", "Sales outcome"),
+                            ("recycle", "Recycled"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transitions",
+                        to="leads.lead",
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['grade', 'bucket', 'score'], name='lead_grade_bucket_score'),
+            model_name="lead",
+            index=models.Index(fields=["grade", "bucket", "score"], name="lead_grade_bucket_score"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('in_queue', True)), fields=['bucket_priority', '-score', 'id'], name='lead_queue_order'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("in_queue", True)),
+                fields=["bucket_priority", "-score", "id"],
+                name="lead_queue_order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['lead', 'activity_type', 'occurred_at'], name='activity_lead_type_time'),
+            model_name="activity",
+            index=models.Index(
+                fields=["lead", "activity_type", "occurred_at"], name="activity_lead_type_time"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='activity',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_event_id__isnull', False)), fields=('source', 'source_event_id'), name='activity_once_per_source_event'),
+            model_name="activity",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_event_id__isnull", False)),
+                fields=("source", "source_event_id"),
+                name="activity_once_per_source_event",
+            ),
         ),
         migrations.AddIndex(
-            model_name='transition',
-            index=models.Index(fields=['lead', 'at'], name='transition_lead_time'),
+            model_name="transition",
+            index=models.Index(fields=["lead", "at"], name="transition_lead_time"),
         ),
     ]

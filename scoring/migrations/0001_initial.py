@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,417 +16,1204 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ActivityType',
+            name="ActivityType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(help_text='Used by the API and imports, e.g. web_visit.', max_length=40, unique=True)),
-                ('name', models.CharField(max_length=80)),
-                ('description', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.SlugField(
+                        help_text="Used by the API and imports, e.g. web_visit.", max_length=40, unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                ("description", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Bucket',
+            name="Bucket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=30)),
-                ('name', models.CharField(max_length=60)),
-                ('rank', models.PositiveSmallIntegerField(help_text='0 is the coldest; floors and ceilings compare ranks.')),
-                ('action', models.CharField(blank=True, max_length=300, verbose_name='follow-up action')),
-                ('sla_hours', models.PositiveIntegerField(blank=True, null=True, verbose_name='SLA (hours to first contact)')),
-                ('priority', models.PositiveSmallIntegerField(default=100, help_text='1 is worked first in the queue.')),
-                ('in_queue', models.BooleanField(default=False, verbose_name='feeds the sales queue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=30)),
+                ("name", models.CharField(max_length=60)),
+                (
+                    "rank",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 is the coldest; floors and ceilings compare ranks."
+                    ),
+                ),
+                ("action", models.CharField(blank=True, max_length=300, verbose_name="follow-up action")),
+                (
+                    "sla_hours",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="SLA (hours to first contact)"
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        default=100, help_text="1 is worked first in the queue."
+                    ),
+                ),
+                ("in_queue", models.BooleanField(default=False, verbose_name="feeds the sales queue")),
             ],
             options={
-                'ordering': ['-rank'],
+                "ordering": ["-rank"],
             },
         ),
         migrations.CreateModel(
-            name='Persona',
+            name="Persona",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=80)),
-                ('position', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=80)),
+                ("position", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ActivityWeight',
+            name="ActivityWeight",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('points', models.IntegerField(help_text='Points for one activity; negative takes points away.')),
-                ('half_life_days', models.FloatField(blank=True, help_text='Days after which an activity counts half; empty: no decay.', null=True, verbose_name='half-life (days)')),
-                ('cap', models.PositiveIntegerField(blank=True, help_text='The most points this type can add (or take).', null=True)),
-                ('override_days', models.PositiveIntegerField(blank=True, help_text='Days the floor or ceiling holds after the latest such activity; empty: always.', null=True)),
-                ('activity_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scoring.activitytype')),
-                ('ceiling_bucket', models.ForeignKey(blank=True, help_text='At most this bucket.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scoring.bucket')),
-                ('floor_bucket', models.ForeignKey(blank=True, help_text='At least this bucket.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scoring.bucket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "points",
+                    models.IntegerField(help_text="Points for one activity; negative takes points away."),
+                ),
+                (
+                    "half_life_days",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Days after which an activity counts half; empty: no decay.",
+                        null=True,
+                        verbose_name="half-life (days)",
+                    ),
+                ),
+                (
+                    "cap",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="The most points this type can add (or take).", null=True
+                    ),
+                ),
+                (
+                    "override_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Days the floor or ceiling holds after the latest such activity; empty: always.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "activity_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scoring.activitytype",
+                    ),
+                ),
+                (
+                    "ceiling_bucket",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="At most this bucket.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scoring.bucket",
+                    ),
+                ),
+                (
+                    "floor_bucket",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="At least this bucket.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scoring.bucket",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['activity_type__name'],
+                "ordering": ["activity_type__name"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalPersonaWeight',
+            name="HistoricalPersonaWeight",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('multiplier', models.FloatField(validators=[django.core.validators.MinValueValidator(0)])),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('weight', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.activityweight')),
-                ('persona', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.persona')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                ("multiplier", models.FloatField(validators=[django.core.validators.MinValueValidator(0)])),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "weight",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.activityweight",
+                    ),
+                ),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.persona",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical persona weight',
-                'verbose_name_plural': 'historical persona weights',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical persona weight",
+                "verbose_name_plural": "historical persona weights",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalPersonaRule',
+            name="HistoricalPersonaRule",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('field', models.CharField(help_text='A profile field, or attributes.<column> for an imported column.', max_length=80)),
-                ('operator', models.CharField(choices=[('equals', 'equals'), ('one_of', 'is one of'), ('contains', 'contains'), ('at_least', 'is at least'), ('at_most', 'is at most'), ('between', 'is between'), ('empty', 'is empty')], max_length=10)),
-                ('value', models.CharField(blank=True, help_text='For “is one of”, separate values by commas.', max_length=500)),
-                ('value_to', models.CharField(blank=True, help_text='Upper end for “is between”.', max_length=40, verbose_name='up to')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('persona', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.persona')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                (
+                    "field",
+                    models.CharField(
+                        help_text="A profile field, or attributes.<column> for an imported column.",
+                        max_length=80,
+                    ),
+                ),
+                (
+                    "operator",
+                    models.CharField(
+                        choices=[
+                            ("equals", "equals"),
+                            ("one_of", "is one of"),
+                            ("contains", "contains"),
+                            ("at_least", "is at least"),
+                            ("at_most", "is at most"),
+                            ("between", "is between"),
+                            ("empty", "is empty"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(
+                        blank=True, help_text="For “is one of”, separate values by commas.", max_length=500
+                    ),
+                ),
+                (
+                    "value_to",
+                    models.CharField(
+                        blank=True,
+                        help_text="Upper end for “is between”.",
+                        max_length=40,
+                        verbose_name="up to",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.persona",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical persona rule',
-                'verbose_name_plural': 'historical persona rules',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical persona rule",
+                "verbose_name_plural": "historical persona rules",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='PersonaRule',
+            name="PersonaRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(help_text='A profile field, or attributes.<column> for an imported column.', max_length=80)),
-                ('operator', models.CharField(choices=[('equals', 'equals'), ('one_of', 'is one of'), ('contains', 'contains'), ('at_least', 'is at least'), ('at_most', 'is at most'), ('between', 'is between'), ('empty', 'is empty')], max_length=10)),
-                ('value', models.CharField(blank=True, help_text='For “is one of”, separate values by commas.', max_length=500)),
-                ('value_to', models.CharField(blank=True, help_text='Upper end for “is between”.', max_length=40, verbose_name='up to')),
-                ('persona', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='scoring.persona')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "field",
+                    models.CharField(
+                        help_text="A profile field, or attributes.<column> for an imported column.",
+                        max_length=80,
+                    ),
+                ),
+                (
+                    "operator",
+                    models.CharField(
+                        choices=[
+                            ("equals", "equals"),
+                            ("one_of", "is one of"),
+                            ("contains", "contains"),
+                            ("at_least", "is at least"),
+                            ("at_most", "is at most"),
+                            ("between", "is between"),
+                            ("empty", "is empty"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(
+                        blank=True, help_text="For “is one of”, separate values by commas.", max_length=500
+                    ),
+                ),
+                (
+                    "value_to",
+                    models.CharField(
+                        blank=True,
+                        help_text="Upper end for “is between”.",
+                        max_length=40,
+                        verbose_name="up to",
+                    ),
+                ),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rules",
+                        to="scoring.persona",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ScoringMatrix',
+            name="ScoringMatrix",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('proposed', 'Proposed'), ('active', 'Active'), ('retired', 'Retired')], default='draft', max_length=10)),
-                ('notes', models.TextField(blank=True)),
-                ('grade_a_min', models.IntegerField(default=60, verbose_name='Grade A from')),
-                ('grade_b_min', models.IntegerField(default=30, verbose_name='Grade B from')),
-                ('grade_c_min', models.IntegerField(default=0, verbose_name='Grade C from')),
-                ('breadth_measure', models.CharField(blank=True, choices=[('', 'No breadth points'), ('activities', 'per activity in the window'), ('types', 'per distinct activity type in the window')], default='', max_length=12)),
-                ('breadth_window_days', models.PositiveIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1)])),
-                ('breadth_points', models.IntegerField(default=0)),
-                ('breadth_cap', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
-                ('based_on', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='drafts', to='scoring.scoringmatrix')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('published_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(unique=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("proposed", "Proposed"),
+                            ("active", "Active"),
+                            ("retired", "Retired"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("grade_a_min", models.IntegerField(default=60, verbose_name="Grade A from")),
+                ("grade_b_min", models.IntegerField(default=30, verbose_name="Grade B from")),
+                ("grade_c_min", models.IntegerField(default=0, verbose_name="Grade C from")),
+                (
+                    "breadth_measure",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "No breadth points"),
+                            ("activities", "per activity in the window"),
+                            ("types", "per distinct activity type in the window"),
+                        ],
+                        default="",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "breadth_window_days",
+                    models.PositiveIntegerField(
+                        default=30, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("breadth_points", models.IntegerField(default=0)),
+                ("breadth_cap", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "based_on",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="drafts",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-version'],
+                "ordering": ["-version"],
             },
         ),
         migrations.CreateModel(
-            name='ScoreBand',
+            name="ScoreBand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=30)),
-                ('low', models.PositiveIntegerField()),
-                ('high', models.PositiveIntegerField(blank=True, help_text='Empty for the open-ended top band.', null=True)),
-                ('matrix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bands', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=30)),
+                ("low", models.PositiveIntegerField()),
+                (
+                    "high",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty for the open-ended top band.", null=True
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bands",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['low'],
+                "ordering": ["low"],
             },
         ),
         migrations.CreateModel(
-            name='RoutingCell',
+            name="RoutingCell",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grade', models.CharField(choices=[('A', 'A'), ('B', 'B'), ('C', 'C'), ('D', 'D')], max_length=1)),
-                ('bucket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='scoring.bucket')),
-                ('band', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='scoring.scoreband')),
-                ('matrix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "grade",
+                    models.CharField(choices=[("A", "A"), ("B", "B"), ("C", "C"), ("D", "D")], max_length=1),
+                ),
+                (
+                    "bucket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="cells", to="scoring.bucket"
+                    ),
+                ),
+                (
+                    "band",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cells",
+                        to="scoring.scoreband",
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cells",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='persona',
-            name='matrix',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='personas', to='scoring.scoringmatrix'),
+            model_name="persona",
+            name="matrix",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="personas",
+                to="scoring.scoringmatrix",
+            ),
         ),
         migrations.CreateModel(
-            name='HistoricalScoringMatrix',
+            name="HistoricalScoringMatrix",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(db_index=True)),
-                ('name', models.CharField(max_length=120)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('proposed', 'Proposed'), ('active', 'Active'), ('retired', 'Retired')], default='draft', max_length=10)),
-                ('notes', models.TextField(blank=True)),
-                ('grade_a_min', models.IntegerField(default=60, verbose_name='Grade A from')),
-                ('grade_b_min', models.IntegerField(default=30, verbose_name='Grade B from')),
-                ('grade_c_min', models.IntegerField(default=0, verbose_name='Grade C from')),
-                ('breadth_measure', models.CharField(blank=True, choices=[('', 'No breadth points'), ('activities', 'per activity in the window'), ('types', 'per distinct activity type in the window')], default='', max_length=12)),
-                ('breadth_window_days', models.PositiveIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1)])),
-                ('breadth_points', models.IntegerField(default=0)),
-                ('breadth_cap', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('created_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('published_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('based_on', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                ("version", models.PositiveIntegerField(db_index=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("proposed", "Proposed"),
+                            ("active", "Active"),
+                            ("retired", "Retired"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("grade_a_min", models.IntegerField(default=60, verbose_name="Grade A from")),
+                ("grade_b_min", models.IntegerField(default=30, verbose_name="Grade B from")),
+                ("grade_c_min", models.IntegerField(default=0, verbose_name="Grade C from")),
+                (
+                    "breadth_measure",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "No breadth points"),
+                            ("activities", "per activity in the window"),
+                            ("types", "per distinct activity type in the window"),
+                        ],
+                        default="",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "breadth_window_days",
+                    models.PositiveIntegerField(
+                        default=30, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("breadth_points", models.IntegerField(default=0)),
+                ("breadth_cap", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "based_on",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical scoring matrix',
-                'verbose_name_plural': 'historical scoring matrixs',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical scoring matrix",
+                "verbose_name_plural": "historical scoring matrixs",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalScoreBand',
+            name="HistoricalScoreBand",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('key', models.SlugField(max_length=30)),
-                ('low', models.PositiveIntegerField()),
-                ('high', models.PositiveIntegerField(blank=True, help_text='Empty for the open-ended top band.', null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('matrix', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                ("key", models.SlugField(max_length=30)),
+                ("low", models.PositiveIntegerField()),
+                (
+                    "high",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty for the open-ended top band.", null=True
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical score band',
-                'verbose_name_plural': 'historical score bands',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical score band",
+                "verbose_name_plural": "historical score bands",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalRoutingCell',
+            name="HistoricalRoutingCell",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('grade', models.CharField(choices=[('A', 'A'), ('B', 'B'), ('C', 'C'), ('D', 'D')], max_length=1)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('bucket', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.bucket')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('band', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoreband')),
-                ('matrix', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                (
+                    "grade",
+                    models.CharField(choices=[("A", "A"), ("B", "B"), ("C", "C"), ("D", "D")], max_length=1),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "bucket",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.bucket",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "band",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoreband",
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical routing cell',
-                'verbose_name_plural': 'historical routing cells',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical routing cell",
+                "verbose_name_plural": "historical routing cells",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalPersona',
+            name="HistoricalPersona",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=80)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('matrix', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                ("key", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=80)),
+                ("position", models.PositiveIntegerField(default=0)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical persona',
-                'verbose_name_plural': 'historical personas',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical persona",
+                "verbose_name_plural": "historical personas",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalFitCriterion',
+            name="HistoricalFitCriterion",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('field', models.CharField(help_text='A profile field, or attributes.<column> for an imported column.', max_length=80)),
-                ('operator', models.CharField(choices=[('equals', 'equals'), ('one_of', 'is one of'), ('contains', 'contains'), ('at_least', 'is at least'), ('at_most', 'is at most'), ('between', 'is between'), ('empty', 'is empty')], max_length=10)),
-                ('value', models.CharField(blank=True, help_text='For “is one of”, separate values by commas.', max_length=500)),
-                ('value_to', models.CharField(blank=True, help_text='Upper end for “is between”.', max_length=40, verbose_name='up to')),
-                ('label', models.CharField(blank=True, max_length=120)),
-                ('points', models.IntegerField(help_text='Fit points when the criterion matches; may be negative.')),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('matrix', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                (
+                    "field",
+                    models.CharField(
+                        help_text="A profile field, or attributes.<column> for an imported column.",
+                        max_length=80,
+                    ),
+                ),
+                (
+                    "operator",
+                    models.CharField(
+                        choices=[
+                            ("equals", "equals"),
+                            ("one_of", "is one of"),
+                            ("contains", "contains"),
+                            ("at_least", "is at least"),
+                            ("at_most", "is at most"),
+                            ("between", "is between"),
+                            ("empty", "is empty"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(
+                        blank=True, help_text="For “is one of”, separate values by commas.", max_length=500
+                    ),
+                ),
+                (
+                    "value_to",
+                    models.CharField(
+                        blank=True,
+                        help_text="Upper end for “is between”.",
+                        max_length=40,
+                        verbose_name="up to",
+                    ),
+                ),
+                ("label", models.CharField(blank=True, max_length=120)),
+                (
+                    "points",
+                    models.IntegerField(help_text="Fit points when the criterion matches; may be negative."),
+                ),
+                ("position", models.PositiveIntegerField(default=0)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical fit criterion',
-                'verbose_name_plural': 'historical fit criterions',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical fit criterion",
+                "verbose_name_plural": "historical fit criterions",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalBucket',
+            name="HistoricalBucket",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('key', models.SlugField(max_length=30)),
-                ('name', models.CharField(max_length=60)),
-                ('rank', models.PositiveSmallIntegerField(help_text='0 is the coldest; floors and ceilings compare ranks.')),
-                ('action', models.CharField(blank=True, max_length=300, verbose_name='follow-up action')),
-                ('sla_hours', models.PositiveIntegerField(blank=True, null=True, verbose_name='SLA (hours to first contact)')),
-                ('priority', models.PositiveSmallIntegerField(default=100, help_text='1 is worked first in the queue.')),
-                ('in_queue', models.BooleanField(default=False, verbose_name='feeds the sales queue')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('matrix', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                ("key", models.SlugField(max_length=30)),
+                ("name", models.CharField(max_length=60)),
+                (
+                    "rank",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 is the coldest; floors and ceilings compare ranks."
+                    ),
+                ),
+                ("action", models.CharField(blank=True, max_length=300, verbose_name="follow-up action")),
+                (
+                    "sla_hours",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="SLA (hours to first contact)"
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        default=100, help_text="1 is worked first in the queue."
+                    ),
+                ),
+                ("in_queue", models.BooleanField(default=False, verbose_name="feeds the sales queue")),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical bucket',
-                'verbose_name_plural': 'historical buckets',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical bucket",
+                "verbose_name_plural": "historical buckets",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalActivityWeight',
+            name="HistoricalActivityWeight",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('points', models.IntegerField(help_text='Points for one activity; negative takes points away.')),
-                ('half_life_days', models.FloatField(blank=True, help_text='Days after which an activity counts half; empty: no decay.', null=True, verbose_name='half-life (days)')),
-                ('cap', models.PositiveIntegerField(blank=True, help_text='The most points this type can add (or take).', null=True)),
-                ('override_days', models.PositiveIntegerField(blank=True, help_text='Days the floor or ceiling holds after the latest such activity; empty: always.', null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('activity_type', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.activitytype')),
-                ('ceiling_bucket', models.ForeignKey(blank=True, db_constraint=False, help_text='At most this bucket.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.bucket')),
-                ('floor_bucket', models.ForeignKey(blank=True, db_constraint=False, help_text='At least this bucket.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.bucket')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('matrix', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                (
+                    "points",
+                    models.IntegerField(help_text="Points for one activity; negative takes points away."),
+                ),
+                (
+                    "half_life_days",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Days after which an activity counts half; empty: no decay.",
+                        null=True,
+                        verbose_name="half-life (days)",
+                    ),
+                ),
+                (
+                    "cap",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="The most points this type can add (or take).", null=True
+                    ),
+                ),
+                (
+                    "override_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Days the floor or ceiling holds after the latest such activity; empty: always.",
+                        null=True,
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "activity_type",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.activitytype",
+                    ),
+                ),
+                (
+                    "ceiling_bucket",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="At most this bucket.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.bucket",
+                    ),
+                ),
+                (
+                    "floor_bucket",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="At least this bucket.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.bucket",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical activity weight',
-                'verbose_name_plural': 'historical activity weights',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical activity weight",
+                "verbose_name_plural": "historical activity weights",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='FitCriterion',
+            name="FitCriterion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(help_text='A profile field, or attributes.<column> for an imported column.', max_length=80)),
-                ('operator', models.CharField(choices=[('equals', 'equals'), ('one_of', 'is one of'), ('contains', 'contains'), ('at_least', 'is at least'), ('at_most', 'is at most'), ('between', 'is between'), ('empty', 'is empty')], max_length=10)),
-                ('value', models.CharField(blank=True, help_text='For “is one of”, separate values by commas.', max_length=500)),
-                ('value_to', models.CharField(blank=True, help_text='Upper end for “is between”.', max_length=40, verbose_name='up to')),
-                ('label', models.CharField(blank=True, max_length=120)),
-                ('points', models.IntegerField(help_text='Fit points when the criterion matches; may be negative.')),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('matrix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='criteria', to='scoring.scoringmatrix')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "field",
+                    models.CharField(
+                        help_text="A profile field, or attributes.<column> for an imported column.",
+                        max_length=80,
+                    ),
+                ),
+                (
+                    "operator",
+                    models.CharField(
+                        choices=[
+                            ("equals", "equals"),
+                            ("one_of", "is one of"),
+                            ("contains", "contains"),
+                            ("at_least", "is at least"),
+                            ("at_most", "is at most"),
+                            ("between", "is between"),
+                            ("empty", "is empty"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(
+                        blank=True, help_text="For “is one of”, separate values by commas.", max_length=500
+                    ),
+                ),
+                (
+                    "value_to",
+                    models.CharField(
+                        blank=True,
+                        help_text="Upper end for “is between”.",
+                        max_length=40,
+                        verbose_name="up to",
+                    ),
+                ),
+                ("label", models.CharField(blank=True, max_length=120)),
+                (
+                    "points",
+                    models.IntegerField(help_text="Fit points when the criterion matches; may be negative."),
+                ),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "matrix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="criteria",
+                        to="scoring.scoringmatrix",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddField(
-            model_name='bucket',
-            name='matrix',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='buckets', to='scoring.scoringmatrix'),
+            model_name="bucket",
+            name="matrix",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="buckets",
+                to="scoring.scoringmatrix",
+            ),
         ),
         migrations.AddField(
-            model_name='activityweight',
-            name='matrix',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='weights', to='scoring.scoringmatrix'),
+            model_name="activityweight",
+            name="matrix",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="weights",
+                to="scoring.scoringmatrix",
+            ),
         ),
         migrations.CreateModel(
-            name='PersonaWeight',
+            name="PersonaWeight",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('multiplier', models.FloatField(validators=[django.core.validators.MinValueValidator(0)])),
-                ('persona', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='weights', to='scoring.persona')),
-                ('weight', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='persona_weights', to='scoring.activityweight')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("multiplier", models.FloatField(validators=[django.core.validators.MinValueValidator(0)])),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="weights",
+                        to="scoring.persona",
+                    ),
+                ),
+                (
+                    "weight",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="persona_weights",
+                        to="scoring.activityweight",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('weight', 'persona'), name='one_multiplier_per_persona')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("weight", "persona"), name="one_multiplier_per_persona")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='scoringmatrix',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('status',), name='one_active_matrix'),
+            model_name="scoringmatrix",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active")), fields=("status",), name="one_active_matrix"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scoreband',
-            constraint=models.UniqueConstraint(fields=('matrix', 'key'), name='band_key_per_matrix'),
+            model_name="scoreband",
+            constraint=models.UniqueConstraint(fields=("matrix", "key"), name="band_key_per_matrix"),
         ),
         migrations.AddConstraint(
-            model_name='routingcell',
-            constraint=models.UniqueConstraint(fields=('matrix', 'grade', 'band'), name='one_cell_per_grade_band'),
+            model_name="routingcell",
+            constraint=models.UniqueConstraint(
+                fields=("matrix", "grade", "band"), name="one_cell_per_grade_band"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='persona',
-            constraint=models.UniqueConstraint(fields=('matrix', 'key'), name='persona_key_per_matrix'),
+            model_name="persona",
+            constraint=models.UniqueConstraint(fields=("matrix", "key"), name="persona_key_per_matrix"),
         ),
         migrations.AddConstraint(
-            model_name='bucket',
-            constraint=models.UniqueConstraint(fields=('matrix', 'key'), name='bucket_key_per_matrix'),
+            model_name="bucket",
+            constraint=models.UniqueConstraint(fields=("matrix", "key"), name="bucket_key_per_matrix"),
         ),
         migrations.AddConstraint(
-            model_name='bucket',
-            constraint=models.UniqueConstraint(fields=('matrix', 'rank'), name='bucket_rank_per_matrix'),
+            model_name="bucket",
+            constraint=models.UniqueConstraint(fields=("matrix", "rank"), name="bucket_rank_per_matrix"),
         ),
         migrations.AddConstraint(
-            model_name='activityweight',
-            constraint=models.UniqueConstraint(fields=('matrix', 'activity_type'), name='one_weight_per_type'),
+            model_name="activityweight",
+            constraint=models.UniqueConstraint(
+                fields=("matrix", "activity_type"), name="one_weight_per_type"
+            ),
         ),
     ]

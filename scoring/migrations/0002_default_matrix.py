@@ -25,10 +25,42 @@ ACTIVITY_TYPES = [
 BUCKETS = [
     # rank, key, name, action, SLA hours, priority, in queue
     (0, "dead", "Dead", "No follow-up. Kept for re-engagement campaigns only.", None, 100, False),
-    (1, "nurture", "Nurture", "Marketing nurture track: newsletter and a content offer each month.", None, 90, False),
-    (2, "lead", "Lead", "Marketing warms up with content for the persona; sales does not call yet.", None, 80, False),
-    (3, "mql", "MQL", "A rep reviews and calls within 2 days; qualify budget, authority, need and timing.", 48, 2, True),
-    (4, "sales_ready", "Sales-ready", "Call today: a rep phones within 4 hours and books a meeting.", 4, 1, True),
+    (
+        1,
+        "nurture",
+        "Nurture",
+        "Marketing nurture track: newsletter and a content offer each month.",
+        None,
+        90,
+        False,
+    ),
+    (
+        2,
+        "lead",
+        "Lead",
+        "Marketing warms up with content for the persona; sales does not call yet.",
+        None,
+        80,
+        False,
+    ),
+    (
+        3,
+        "mql",
+        "MQL",
+        "A rep reviews and calls within 2 days; qualify budget, authority, need and timing.",
+        48,
+        2,
+        True,
+    ),
+    (
+        4,
+        "sales_ready",
+        "Sales-ready",
+        "Call today: a rep phones within 4 hours and books a meeting.",
+        4,
+        1,
+        True,
+    ),
 ]
 
 BANDS = [("cold", 0, 5), ("warm", 6, 39), ("engaged", 40, 79), ("hot", 80, None)]
@@ -47,7 +79,14 @@ CRITERIA = [
     ("Manager", "seniority", "equals", "manager", "", 15),
     ("Staff", "seniority", "equals", "staff", "", 5),
     ("Student", "seniority", "equals", "student", "", -40),
-    ("Target industry", "industry", "one_of", "Software, Financial services, Healthcare, Manufacturing", "", 15),
+    (
+        "Target industry",
+        "industry",
+        "one_of",
+        "Software, Financial services, Healthcare, Manufacturing",
+        "",
+        15,
+    ),
     ("Enterprise (1,000+ employees)", "company_size", "at_least", "1000", "", 15),
     ("Mid-market (200–999 employees)", "company_size", "between", "200", "999", 10),
     ("Micro business (10 or fewer)", "company_size", "at_most", "10", "", -10),
@@ -55,8 +94,12 @@ CRITERIA = [
 ]
 
 PERSONAS = [
-    ("technical", "Technical buyer", [("department", "one_of", "Engineering, IT, Product")],
-     {"video_view": 2.0, "whitepaper_download": 1.5}),
+    (
+        "technical",
+        "Technical buyer",
+        [("department", "one_of", "Engineering, IT, Product")],
+        {"video_view": 2.0, "whitepaper_download": 1.5},
+    ),
 ]
 
 
@@ -89,25 +132,44 @@ def create_default_matrix(apps, schema_editor):
     )
     buckets = {
         key: Bucket.objects.create(
-            matrix=matrix, rank=rank, key=key, name=name, action=action, sla_hours=sla, priority=priority, in_queue=queue
+            matrix=matrix,
+            rank=rank,
+            key=key,
+            name=name,
+            action=action,
+            sla_hours=sla,
+            priority=priority,
+            in_queue=queue,
         )
         for rank, key, name, action, sla, priority, queue in BUCKETS
     }
     bands = [ScoreBand.objects.create(matrix=matrix, key=key, low=low, high=high) for key, low, high in BANDS]
     for grade, row in GRID.items():
-        for band, bucket in zip(bands, row):
+        for band, bucket in zip(bands, row, strict=True):
             RoutingCell.objects.create(matrix=matrix, grade=grade, band=band, bucket=buckets[bucket])
     for position, (label, field, operator, value, value_to, points) in enumerate(CRITERIA):
         FitCriterion.objects.create(
-            matrix=matrix, position=position, label=label, field=field, operator=operator,
-            value=value, value_to=value_to, points=points,
+            matrix=matrix,
+            position=position,
+            label=label,
+            field=field,
+            operator=operator,
+            value=value,
+            value_to=value_to,
+            points=points,
         )
     weights = {}
     for key, name, points, half_life, cap, floor, ceiling, days in ACTIVITY_TYPES:
         activity_type = ActivityType.objects.create(key=key, name=name)
         weights[key] = ActivityWeight.objects.create(
-            matrix=matrix, activity_type=activity_type, points=points, half_life_days=half_life, cap=cap,
-            floor_bucket=buckets.get(floor), ceiling_bucket=buckets.get(ceiling), override_days=days,
+            matrix=matrix,
+            activity_type=activity_type,
+            points=points,
+            half_life_days=half_life,
+            cap=cap,
+            floor_bucket=buckets.get(floor),
+            ceiling_bucket=buckets.get(ceiling),
+            override_days=days,
         )
     for position, (key, name, rules, multipliers) in enumerate(PERSONAS):
         persona = Persona.objects.create(matrix=matrix, key=key, name=name, position=position)

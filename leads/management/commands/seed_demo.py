@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, leads: int, **options):
         if not settings.DEBUG:
-            raise CommandError("seed_demo writes demo people with a known password; it refuses to run with DEBUG off.")
+            raise CommandError(
+                "seed_demo writes demo people with a known password; it refuses to run with DEBUG off."
+            )
         if leads < 0:
             raise CommandError("--leads must be 0 or more.")
         people = ensure_users()
@@ -27,7 +29,10 @@ class Command(BaseCommand):
             f"Demo data: {created} new leads and {activities} activities; {report.leads} leads scored "
             f"({report.transitions} bucket changes) in {report.seconds:.1f} s."
         )
-        self.stdout.write(self.style.SUCCESS("Sign in at http://127.0.0.1:8000/ with any of these (password for all: "
-                                             f"{DEMO_PASSWORD}):"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Sign in at http://127.0.0.1:8000/ with any of these (password for all: {DEMO_PASSWORD}):"
+            )
+        )
         for username, role in people:
             self.stdout.write(f"  {username:<8} {role}")

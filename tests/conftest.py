@@ -1,0 +1,43 @@
+"""Shared fixtures: one named person per role, and small factories for leads and activities."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from config.roles import MARKETING, SALES_MANAGER, SALES_REP
+from tests.factories import make_user
+
+
+@pytest.fixture
+def marketer(db) -> User:
+    return make_user("maria", MARKETING)
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return make_user("sam", SALES_MANAGER)
+
+
+@pytest.fixture
+def rep(db) -> User:
+    return make_user("riley", SALES_REP)
+
+
+@pytest.fixture
+def rep2(db) -> User:
+    return make_user("robin", SALES_REP)
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """Signed in, but in no role."""
+    return make_user("olly", None)
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return make_user("ada", None, staff=True)
+
+
+@pytest.fixture
+def roles_exist(db) -> None:
+    assert Group.objects.filter(name__in=[MARKETING, SALES_MANAGER, SALES_REP]).count() == 3
