@@ -1,1 +1,61 @@
-"""Outcomes that sales logs, and the reports built from them (see issues 6 and 7)."""
+"""What sales did with a lead and how it ended: dispositions with structured reasons."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from leads.models import Lead
+
+
+class Reason(models.Model):
+    """A managed reason for disqualifying or nurturing a lead; retired reasons stay on old records."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=80)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "label"]
+
+    def __str__(self) -> str:
+        return self.label if self.active else f"{self.label} (retired)"
+
+
+class Disposition(models.Model):
+    """One outcome a rep logged for a lead."""
+
+    class Outcome(models.TextChoices):
+        ATTEMPTED = "attempted", "Attempted"
+        CONNECTED = "connected", "Connected"
+        MEETING = "meeting", "Meeting booked"
+        OPPORTUNITY = "opportunity", "Opportunity"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        DISQUALIFIED = "disqualified", "Disqualified"
+        NURTURE = "nurture", "Back to nurture"
+
+    CONTACT = {Outcome.CONNECTED, Outcome.MEETING, Outcome.OPPORTUNITY, Outcome.WON}
+    CONVERTED = {Outcome.OPPORTUNITY, Outcome.WON}
+    NOT_CONVERTED = {Outcome.LOST, Outcome.DISQUALIFIED}
+    NEEDS_REASON = {Outcome.DISQUALIFIED, Outcome.NURTURE}
+    NEEDS_AMOUNT = {Outcome.OPPORTUNITY, Outcome.WON}
+    CLOSES_OUT = {Outcome.DISQUALIFIED, Outcome.NURTURE, Outcome.LOST, Outcome.WON}
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="dispositions")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    reason = models.ForeignKey(Reason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    note = models.TextField(blank=True)
+    next_follow_up = models.DateField(null=True, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+    imported = models.BooleanField(default=False, help_text="Came from a historical outcomes import.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["lead", "at"], name="disposition_lead_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} for {self.lead_id}"
