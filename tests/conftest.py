@@ -41,3 +41,20 @@ def admin_user(db) -> User:
 @pytest.fixture
 def roles_exist(db) -> None:
     assert Group.objects.filter(name__in=[MARKETING, SALES_MANAGER, SALES_REP]).count() == 3
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Make the serialized migration data reachable from the browser tests' connection.
+
+    Django keeps one connection per thread *and* async context. Playwright's sync API runs an event
+    loop in the test thread, so a browser test gets a different connection object from the one the
+    database was set up with, and without `_test_serialized_contents` on it, `serialized_rollback`
+    would silently restore nothing. A class attribute makes the data visible to every connection.
+    """
+    from django.db import connections
+
+    contents = getattr(connections["default"], "_test_serialized_contents", None)
+    if contents is not None:
+        type(connections["default"])._test_serialized_contents = contents
+    return django_db_setup

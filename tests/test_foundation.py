@@ -15,12 +15,16 @@ from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Some tests reach their people through request.getfixturevalue, which pytest-django cannot see
+# when it orders tests; the marker keeps them with the database tests.
+pytestmark = pytest.mark.django_db
+
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}
+        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -5,7 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import BROWSER
 from tests.factories import PASSWORD
+
+pytestmark = BROWSER
 
 
 @pytest.mark.parametrize(
