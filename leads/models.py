@@ -7,14 +7,31 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from leads.queue import FAR_FUTURE
 from scoring.fields import PROFILE_FIELDS
 from scoring.models import ActivityType, ScoringMatrix
 
 
 class LeadQuerySet(models.QuerySet):
     def in_queue(self) -> LeadQuerySet:
-        """Leads in a bucket that feeds the sales queue."""
+        """Leads in the sales queue: in a queue bucket and not closed out by sales."""
         return self.filter(in_queue=True)
+
+    def queue_order(self) -> LeadQuerySet:
+        """Work order: bucket priority, then the SLA due time, then score."""
+        return self.order_by("bucket_priority", "due_at", "-score", "id")
+
+    def visible_to(self, user) -> LeadQuerySet:
+        """Leads a person may open: reps see their own and unassigned leads; other roles see all."""
+        from config.roles import MARKETING, SALES_MANAGER, has_role
+
+        if user.is_staff or has_role(user, MARKETING, SALES_MANAGER):
+            return self
+        return self.filter(Q(owner=user) | Q(owner__isnull=True))
+
+    def overdue(self, now) -> LeadQuerySet:
+        """Queue leads whose first contact is past due."""
+        return self.filter(in_queue=True, due_at__lt=now)
 
     def by_label(self, label: str) -> LeadQuerySet:
         """Leads whose label is e.g. `B72`."""
@@ -63,6 +80,21 @@ class Lead(models.Model):
     scored_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
 
+    # The sales queue (rules in leads/queue.py): who works the lead and how soon.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_leads"
+    )
+    due_at = models.DateTimeField(
+        default=FAR_FUTURE, help_text="First contact due; far future when no clock runs."
+    )
+    queue_entered_at = models.DateTimeField(null=True, blank=True)
+    first_contact_at = models.DateTimeField(null=True, blank=True)
+    closed_out = models.BooleanField(
+        default=False, help_text="Sales closed it out; it returns only by recycling."
+    )
+    cool_off_until = models.DateTimeField(null=True, blank=True)
+    recycled_count = models.PositiveIntegerField(default=0)
+
     objects = LeadQuerySet.as_manager()
 
     class Meta:
@@ -93,6 +125,10 @@ class Lead(models.Model):
     @property
     def label(self) -> str:
         return f"{self.grade}{self.score}"
+
+    @property
+    def sla_running(self) -> bool:
+        return self.in_queue and self.due_at < FAR_FUTURE
 
     def facts(self) -> dict[str, object]:
         """The lead as the scoring engine sees it: profile fields plus `attributes.<key>`."""
@@ -146,6 +182,7 @@ class Transition(models.Model):
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="transitions")
     from_bucket = models.CharField(max_length=30, blank=True)
     to_bucket = models.CharField(max_length=30)
+    in_queue = models.BooleanField(default=False, help_text="In the sales queue after this change.")
     grade = models.CharField(max_length=1)
     score = models.IntegerField()
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.PROTECT, related_name="+")

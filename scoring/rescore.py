@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.models import Activity, Lead, Transition
+from leads.queue import next_queue_state, state_of
 from scoring import engine, sql
 from scoring.matrices import engine_matrix
 from scoring.models import ScoringMatrix
@@ -37,6 +38,11 @@ SCORE_FIELDS = [
     "persona",
     "scored_version",
     "scored_at",
+    "closed_out",
+    "due_at",
+    "queue_entered_at",
+    "first_contact_at",
+    "recycled_count",
 ]
 
 
@@ -72,21 +78,23 @@ def rescore_leads(lead_ids: Iterable[int], *, cause: str, now: datetime | None =
         transitions = []
         for lead in leads:
             result = engine.score_lead(plain, lead.facts(), activities.get(lead.pk, []), now)
-            if result.bucket != lead.bucket:
+            old_bucket, old_in_queue = lead.bucket, lead.in_queue
+            recycled = apply_result(lead, result, plain, matrix, now)
+            if lead.bucket != old_bucket or lead.in_queue != old_in_queue:
                 transitions.append(
                     Transition(
                         lead=lead,
-                        from_bucket=lead.bucket,
-                        to_bucket=result.bucket,
-                        grade=result.grade,
-                        score=result.score,
+                        from_bucket=old_bucket,
+                        to_bucket=lead.bucket,
+                        in_queue=lead.in_queue,
+                        grade=lead.grade,
+                        score=lead.score,
                         matrix=matrix,
-                        cause=cause,
+                        cause=Transition.Cause.RECYCLE if recycled else cause,
                         at=now,
                         by=by,
                     )
                 )
-            apply_result(lead, result, plain, matrix, now)
         Lead.objects.bulk_update(leads, SCORE_FIELDS)
         Transition.objects.bulk_create(transitions)
     return leads
@@ -94,18 +102,32 @@ def rescore_leads(lead_ids: Iterable[int], *, cause: str, now: datetime | None =
 
 def apply_result(
     lead: Lead, result: engine.ScoreResult, plain: engine.Matrix, matrix: ScoringMatrix, now
-) -> None:
-    """Copy an engine result onto the lead's scoring fields (the caller saves)."""
+) -> bool:
+    """Copy an engine result and the queue state it leads to onto the lead (the caller saves).
+
+    Returns whether the lead was recycled into the queue.
+    """
     bucket = plain.bucket(result.bucket)
+    old = next((b for b in plain.buckets if b.key == lead.bucket), None)
+    state, recycled = next_queue_state(
+        state_of(lead),
+        old_rank=old.rank if old else None,
+        in_queue_bucket=bucket.in_queue,
+        rank=bucket.rank,
+        sla_hours=bucket.sla_hours,
+        now=now,
+    )
     lead.fit_points = result.fit_points
     lead.grade = result.grade
     lead.score = result.score
     lead.bucket = bucket.key
     lead.bucket_priority = bucket.priority
-    lead.in_queue = bucket.in_queue
     lead.persona = result.persona or ""
     lead.scored_version = matrix
     lead.scored_at = now
+    for name, value in vars(state).items():
+        setattr(lead, name, value)
+    return recycled
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from leads.queue import FAR_FUTURE
 from scoring import engine
 from scoring.fields import ATTRIBUTE_PREFIX, NUMBER, lookup_field
 
@@ -145,6 +146,43 @@ class RescoreSQL:
             params += [type_id, value]
         return f"(CASE {column} {' '.join(whens)} ELSE {default} END)", params
 
+    # --- the sales queue (mirrors leads/queue.py: next_queue_state) ----------------------------
+
+    def due_for_bucket(self, bucket_column: str) -> tuple[str, list]:
+        """CASE over bucket keys: when first contact falls due if the lead enters that bucket now."""
+        whens, params = [], []
+        for b in self.matrix.buckets:
+            if b.sla_hours:
+                t_sql, t_params = self.ts(self.now + timedelta(hours=b.sla_hours))
+                whens.append(f"WHEN %s THEN {t_sql}")
+                params += [b.key, *t_params]
+        far_sql, far_params = self.ts(FAR_FUTURE)
+        if not whens:
+            return far_sql, far_params
+        return f"(CASE {bucket_column} {' '.join(whens)} ELSE {far_sql} END)", params + far_params
+
+    def queue_state_select(self) -> tuple[str, list]:
+        """Join the new scores with each lead's queue state: recycled?, in the queue now (q)?"""
+        now_sql, now_params = self.ts(self.now)
+        query = f"""
+WITH rc AS (
+    SELECT r.id AS id,
+           CASE WHEN l.closed_out AND r.in_queue AND (ob.rank IS NULL OR nb.rank > ob.rank)
+                     AND (l.cool_off_until IS NULL OR l.cool_off_until <= {now_sql})
+                THEN 1 ELSE 0 END AS recycle
+    FROM lm_rescore r
+    JOIN {LEAD} l ON l.id = r.id
+    JOIN {BUCKET} nb ON nb.matrix_id = %s AND nb.key = r.bucket
+    LEFT JOIN {BUCKET} ob ON ob.matrix_id = %s AND ob.key = l.bucket
+)
+SELECT r.id AS id, r.fit_points AS fit_points, r.persona AS persona, r.score AS score, r.grade AS grade,
+       r.bucket AS bucket, r.bucket_priority AS bucket_priority, rc.recycle AS recycle,
+       CASE WHEN r.in_queue AND (NOT l.closed_out OR rc.recycle = 1) THEN 1 ELSE 0 END AS q,
+       l.in_queue AS old_q, l.bucket AS old_bucket
+FROM lm_rescore r JOIN {LEAD} l ON l.id = r.id JOIN rc ON rc.id = r.id
+"""
+        return query, [*now_params, self.matrix_id, self.matrix_id]
+
     # --- the statement ------------------------------------------------------------------------
 
     def select(self, *, low: int, high: int | None, type_ids: dict[str, int]) -> tuple[str, list]:
@@ -198,7 +236,8 @@ class RescoreSQL:
         capped = (
             f"(CASE WHEN {cap_sql} IS NULL THEN {raw} "
             f"WHEN {raw} > 0 THEN {self.least(raw, cap_sql)} "
-            f"ELSE {self.greatest(raw, f'-{cap_sql}')} END)"
+            # `0 - x`, not `-x`: PostgreSQL cannot type a unary minus on a bare NULL (no caps at all).
+            f"ELSE {self.greatest(raw, f'0 - {cap_sql}')} END)"
         )
         capped_params = (
             cap_params + raw_params + raw_params + raw_params + cap_params + raw_params + cap_params
@@ -218,7 +257,8 @@ class RescoreSQL:
                     t_sql, t_params = self.ts(self.now - timedelta(days=w.override_days))
                     whens.append(f"WHEN t.type_id = %s AND t.last_at >= {t_sql} THEN %s")
                     p += [ids[w.activity_type], *t_params, rank[target]]
-            return (f"(CASE {' '.join(whens)} ELSE NULL END)" if whens else "NULL"), p
+            # A typed NULL: PostgreSQL reads a bare NULL as text and cannot compare it with a rank.
+            return (f"(CASE {' '.join(whens)} ELSE NULL END)" if whens else "CAST(NULL AS INTEGER)"), p
 
         floor_sql, floor_params = override("floor")
         ceiling_sql, ceiling_params = override("ceiling")
@@ -341,24 +381,57 @@ JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank =
                 cur.execute(f"CREATE TEMP TABLE lm_rescore AS {query}", params)
             cur.execute("SELECT COUNT(*) FROM lm_rescore")
             leads = cur.fetchone()[0]
+            next_sql, next_params = self.queue_state_select()
+            if self.pg:
+                cur.execute("DROP TABLE IF EXISTS lm_next")
+                cur.execute(f"CREATE TEMP TABLE lm_next ON COMMIT DROP AS {next_sql}", next_params)
+            else:
+                cur.execute("DROP TABLE IF EXISTS temp.lm_next")
+                cur.execute(f"CREATE TEMP TABLE lm_next AS {next_sql}", next_params)
             cur.execute(
-                f"""INSERT INTO {TRANSITION} (lead_id, from_bucket, to_bucket, grade, score, matrix_id, cause, at, by_id)
-                    SELECT l.id, l.bucket, r.bucket, r.grade, r.score, %s, %s, {now_sql}, NULL
-                    FROM lm_rescore r JOIN {LEAD} l ON l.id = r.id WHERE l.bucket <> r.bucket ORDER BY l.id""",
+                f"""INSERT INTO {TRANSITION}
+                        (lead_id, from_bucket, to_bucket, in_queue, grade, score, matrix_id, cause, at, by_id)
+                    SELECT n.id, n.old_bucket, n.bucket, (n.q = 1), n.grade, n.score, %s,
+                           CASE WHEN n.recycle = 1 THEN 'recycle' ELSE %s END, {now_sql}, NULL
+                    FROM lm_next n WHERE n.old_bucket <> n.bucket OR n.old_q <> (n.q = 1) ORDER BY n.id""",
                 [self.matrix_id, cause, *now_params],
             )
             transitions = cur.rowcount
             distinct = "IS DISTINCT FROM" if self.pg else "IS NOT"
-            columns = ["fit_points", "grade", "score", "bucket", "bucket_priority", "in_queue", "persona"]
-            differs = " OR ".join(f"{LEAD}.{c} {distinct} r.{c}" for c in columns)
-            assignments = ", ".join(f"{c} = r.{c}" for c in columns)
+            columns = ["fit_points", "grade", "score", "bucket", "bucket_priority", "persona"]
+            differs = " OR ".join(f"{LEAD}.{c} {distinct} n.{c}" for c in columns)
+            assignments = ", ".join(f"{c} = n.{c}" for c in columns)
+            due_sql, due_params = self.due_for_bucket("n.bucket")
+            far_sql, far_params = self.ts(FAR_FUTURE)
+            entering = "(n.q = 1 AND NOT n.old_q)"
             cur.execute(
-                f"""UPDATE {LEAD} SET {assignments}, scored_version_id = %s, scored_at = {now_sql}
-                    FROM lm_rescore r
-                    WHERE {LEAD}.id = r.id AND ({differs} OR {LEAD}.scored_version_id {distinct} %s)""",
-                [self.matrix_id, *now_params, self.matrix_id],
+                f"""UPDATE {LEAD} SET {assignments},
+                        in_queue = (n.q = 1),
+                        closed_out = ({LEAD}.closed_out AND n.recycle = 0),
+                        recycled_count = {LEAD}.recycled_count + n.recycle,
+                        queue_entered_at = CASE WHEN {entering} THEN {now_sql} ELSE {LEAD}.queue_entered_at END,
+                        first_contact_at = CASE WHEN {entering} THEN NULL ELSE {LEAD}.first_contact_at END,
+                        due_at = CASE WHEN {entering} THEN {due_sql}
+                                      WHEN n.q = 1 AND {LEAD}.first_contact_at IS NULL
+                                          THEN {self.least(f"{LEAD}.due_at", due_sql)}
+                                      WHEN n.q = 1 THEN {LEAD}.due_at
+                                      ELSE {far_sql} END,
+                        scored_version_id = %s, scored_at = {now_sql}
+                    FROM lm_next n
+                    WHERE {LEAD}.id = n.id AND ({differs} OR {LEAD}.in_queue {distinct} (n.q = 1)
+                          OR n.recycle = 1 OR {LEAD}.scored_version_id {distinct} %s)""",
+                [
+                    *now_params,
+                    *due_params,
+                    *due_params,
+                    *far_params,
+                    self.matrix_id,
+                    *now_params,
+                    self.matrix_id,
+                ],
             )
             changed = cur.rowcount
+            cur.execute("DROP TABLE lm_next")
             cur.execute("DROP TABLE lm_rescore")
         return BatchCounts(leads=leads, changed=changed, transitions=transitions)
 
