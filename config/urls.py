@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import TemplateView
 
 from config import views
 
@@ -10,5 +12,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("matrix/", include("scoring.urls")),
     path("leads/", include("leads.urls")),
+    path("", include("feedback.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.LEADMATRIX["BENCH_ROUTES"]:
+    # The baseline for `manage.py bench_queue`: the cheapest page Django can serve with a template.
+    urlpatterns.append(path("bench/bare/", TemplateView.as_view(template_name="bench/bare.html")))

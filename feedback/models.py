@@ -49,7 +49,9 @@ class Disposition(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     note = models.TextField(blank=True)
     next_follow_up = models.DateField(null=True, blank=True)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     at = models.DateTimeField()
     imported = models.BooleanField(default=False, help_text="Came from a historical outcomes import.")
 
@@ -59,3 +61,45 @@ class Disposition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} for {self.lead_id}"
+
+
+class QueueSettings(models.Model):
+    """Team-wide queue rules a sales manager sets (one row)."""
+
+    cool_off_days = models.PositiveIntegerField(
+        default=14, help_text="Days a closed-out lead stays out of the queue before it may be recycled."
+    )
+    warn_hours = models.PositiveIntegerField(
+        default=1, help_text="Hours before an SLA runs out that the owner and sales managers are warned."
+    )
+
+    class Meta:
+        verbose_name_plural = "queue settings"
+
+    def __str__(self) -> str:
+        return "Queue settings"
+
+    @classmethod
+    def current(cls) -> QueueSettings:
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class Notification(models.Model):
+    """A message for one person in the app (the bell in the navigation); also sent by email."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    key = models.CharField(max_length=80, help_text="Makes a notification idempotent (one per SLA clock).")
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "key"], name="one_notification_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.message

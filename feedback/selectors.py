@@ -10,7 +10,12 @@ def known_outcomes() -> dict[int, bool]:
     it was lost or disqualified. Leads with only attempts, calls or meetings have no known outcome.
     """
     decisive = Disposition.CONVERTED | Disposition.NOT_CONVERTED
-    rows = Disposition.objects.filter(outcome__in=decisive).values_list("lead_id", "outcome").distinct().order_by()
+    rows = (
+        Disposition.objects.filter(outcome__in=decisive)
+        .values_list("lead_id", "outcome")
+        .distinct()
+        .order_by()
+    )
     converted: dict[int, bool] = {}
     for lead_id, outcome in rows:
         converted[lead_id] = converted.get(lead_id, False) or outcome in Disposition.CONVERTED

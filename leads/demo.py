@@ -223,7 +223,7 @@ PROFILES = [
     (
         "cooling",
         20,
-        (15, 35),
+        (6, 16),
         (60, 120),
         ["web_visit", "whitepaper_download", "video_view", "email_open", "webinar_attended"],
     ),
@@ -340,3 +340,59 @@ def _lead(rng: random.Random, n: int, now: datetime) -> tuple[Lead, list[tuple[s
         plan.append(("email_bounce", now - timedelta(days=rng.uniform(0, 30))))
     lead.created_at = min((at for _, at in plan), default=now)
     return lead, plan
+
+
+def simulate_sales(*, now: datetime, seed: int = 7) -> int:
+    """Give the demo queue a believable past: entry times, owners, and logged outcomes.
+
+    Queue leads entered over the last four days (so some SLAs run out, some are overdue), most are
+    owned by the demo reps, and some have outcomes, logged through the same service reps use.
+    Returns how many outcomes were logged; leads that already have outcomes are left alone.
+    """
+    from feedback.dispositions import record_disposition
+    from feedback.models import Disposition, Reason
+    from leads.models import Transition
+    from scoring.models import Bucket, ScoringMatrix
+
+    rng = random.Random(seed)
+    sla = dict(Bucket.objects.filter(matrix=ScoringMatrix.objects.active()).values_list("key", "sla_hours"))
+    team = list(User.objects.filter(username__in=["riley", "robin"]).order_by("username"))
+    if not team:
+        return 0
+    reasons = list(Reason.objects.filter(active=True))
+    done = set(Disposition.objects.values_list("lead_id", flat=True))
+    leads = [lead for lead in Lead.objects.in_queue().order_by("pk") if lead.pk not in done]
+    logged = 0
+    for lead in leads:
+        hours = sla.get(lead.bucket) or 48
+        entered = now - timedelta(hours=rng.uniform(0, hours * 1.6))
+        owner = team[lead.pk % len(team)] if rng.random() < 0.7 else None
+        Lead.objects.filter(pk=lead.pk).update(
+            queue_entered_at=entered, due_at=entered + timedelta(hours=hours), owner=owner
+        )
+        Transition.objects.filter(lead=lead).update(at=entered)
+        if owner is None or rng.random() < 0.55:
+            continue
+        contact_at = entered + timedelta(hours=hours * rng.uniform(0.2, 1.4))
+        if contact_at >= now:
+            continue
+        roll = rng.random()
+        outcome, reason, amount = "connected", None, None
+        if roll < 0.3:
+            outcome, reason = "disqualified", rng.choice(reasons)
+        elif roll < 0.45:
+            outcome, reason = "nurture", rng.choice(reasons)
+        elif roll < 0.6:
+            outcome = "meeting"
+        elif roll < 0.72:
+            outcome, amount = "opportunity", rng.choice([12000, 25000, 40000, 90000])
+        elif roll < 0.78:
+            outcome, amount = "won", rng.choice([15000, 30000, 60000])
+        if outcome != "connected":
+            record_disposition(lead_id=lead.pk, by=owner, outcome="connected", expected_owner_id=owner.pk,
+                               now=contact_at)  # fmt: skip
+            logged += 1
+        record_disposition(lead_id=lead.pk, by=owner, outcome=outcome, expected_owner_id=owner.pk, reason=reason,
+                           amount=amount, note="Demo outcome.", now=contact_at + timedelta(minutes=30))  # fmt: skip
+        logged += 1
+    return logged

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 
 from leads.queue import FAR_FUTURE
@@ -18,8 +19,20 @@ class LeadQuerySet(models.QuerySet):
         return self.filter(in_queue=True)
 
     def queue_order(self) -> LeadQuerySet:
-        """Work order: bucket priority, then the SLA due time, then score."""
-        return self.order_by("bucket_priority", "due_at", "-score", "id")
+        """Work order: bucket priority, then the SLA due time, then score (highest first)."""
+        return self.order_by("bucket_priority", "due_at", (F("score") * -1).asc(), "id")
+
+    def after_in_queue_order(self, *, priority: int, due_at, score: int, pk: int) -> LeadQuerySet:
+        """The leads after a position in work order, as one row comparison the queue index serves."""
+        from django.db import connection
+
+        position = RawSQL(
+            '("leads_lead"."bucket_priority", "leads_lead"."due_at", ("leads_lead"."score" * -1), "leads_lead"."id")'
+            " > (%s, %s, %s, %s)",
+            (priority, connection.ops.adapt_datetimefield_value(due_at), -score, pk),
+            output_field=models.BooleanField(),
+        )
+        return self.filter(position)
 
     def visible_to(self, user) -> LeadQuerySet:
         """Leads a person may open: reps see their own and unassigned leads; other roles see all."""
@@ -28,6 +41,18 @@ class LeadQuerySet(models.QuerySet):
         if user.is_staff or has_role(user, MARKETING, SALES_MANAGER):
             return self
         return self.filter(Q(owner=user) | Q(owner__isnull=True))
+
+    def search(self, term: str) -> LeadQuerySet:
+        """Leads whose name, email or company contains the term (all leads for an empty term)."""
+        term = term.strip()
+        if not term:
+            return self
+        return self.filter(
+            Q(email__icontains=term)
+            | Q(company__icontains=term)
+            | Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+        )
 
     def overdue(self, now) -> LeadQuerySet:
         """Queue leads whose first contact is past due."""
@@ -89,6 +114,9 @@ class Lead(models.Model):
     )
     queue_entered_at = models.DateTimeField(null=True, blank=True)
     first_contact_at = models.DateTimeField(null=True, blank=True)
+    sla_met = models.BooleanField(
+        null=True, blank=True, help_text="Whether first contact came within the SLA."
+    )
     closed_out = models.BooleanField(
         default=False, help_text="Sales closed it out; it returns only by recycling."
     )
@@ -101,8 +129,13 @@ class Lead(models.Model):
         ordering = ["-score", "id"]
         indexes = [
             models.Index(fields=["grade", "bucket", "score"], name="lead_grade_bucket_score"),
+            # The queue's work order, with the score negated so that one ascending row comparison
+            # `(priority, due, -score, id) > cursor` walks it: keyset pages at any depth use it.
             models.Index(
-                fields=["bucket_priority", "-score", "id"],
+                F("bucket_priority"),
+                F("due_at"),
+                F("score") * -1,
+                F("id"),
                 condition=Q(in_queue=True),
                 name="lead_queue_order",
             ),

@@ -1,7 +1,11 @@
 """Reads about leads that pages share."""
 
-from dataclasses import dataclass
+from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.core.cache import cache
 from django.db.models import Case, Count, Q, Value, When
 
 from leads.models import Lead
@@ -49,23 +53,14 @@ class LeadPage:
     next_after: str
 
 
-def search_leads(*, q: str, grade: str, bucket: str, queue_only: bool, after: str, size: int) -> LeadPage:
-    """Leads ordered by score then id, paged by keyset (`after` is `score:id` of the last row seen)."""
-    leads = Lead.objects.all()
-    if q.strip():
-        term = q.strip()
-        leads = leads.filter(
-            Q(email__icontains=term)
-            | Q(company__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(last_name__icontains=term)
-        )
+def search_leads(*, user, q: str, grade: str, bucket: str, after: str, size: int) -> LeadPage:
+    """Leads a person may see, by score then id, paged by keyset (`after` is `score:id` of the last row)."""
+    leads = Lead.objects.visible_to(user)
+    leads = leads.search(q)
     if grade in {"A", "B", "C", "D"}:
         leads = leads.filter(grade=grade)
     if bucket:
         leads = leads.filter(bucket=bucket)
-    if queue_only:
-        leads = leads.in_queue()
     if after:
         try:
             score, last_id = (int(part) for part in after.split(":", 1))
@@ -99,6 +94,180 @@ def lead_page(lead: Lead) -> dict:
             (names.get(a.activity_type, a.activity_type), a) for a in reversed(result.activities[-50:])
         ],
         "types": [(names.get(t.activity_type, t.activity_type), t) for t in result.types],
-        "transitions": lead.transitions.select_related("matrix")[:50],
+        "transitions": lead.transitions.select_related("matrix", "by")[:50],
+        "dispositions": lead.dispositions.select_related("reason", "by")[:50],
+        "history": score_history(lead, live=result),
         "activity_count": lead.activities.count(),
     }
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    bucket: str = ""
+    grade: str = ""
+    owner: str = ""  # "me", "none", or a user id
+    source: str = ""
+    industry: str = ""
+    overdue: bool = False
+    q: str = ""
+
+    @classmethod
+    def from_query(cls, params) -> QueueFilters:
+        return cls(
+            bucket=params.get("bucket", "").strip(),
+            grade=params.get("grade", "").strip().upper()[:1],
+            owner=params.get("owner", "").strip(),
+            source=params.get("source", "").strip(),
+            industry=params.get("industry", "").strip(),
+            overdue=params.get("overdue") == "1",
+            q=params.get("q", "").strip(),
+        )
+
+
+@dataclass
+class QueuePage:
+    leads: list[Lead]
+    next_cursor: str
+    now: datetime
+
+
+def queue_leads(*, user, filters: QueueFilters, now: datetime):
+    """The queue a person sees, filtered, in work order (reps: their own and unassigned leads)."""
+    leads = Lead.objects.in_queue().visible_to(user)
+    if filters.bucket:
+        leads = leads.filter(bucket=filters.bucket)
+    if filters.grade in {"A", "B", "C", "D"}:
+        leads = leads.filter(grade=filters.grade)
+    if filters.owner == "me":
+        leads = leads.filter(owner=user)
+    elif filters.owner == "none":
+        leads = leads.filter(owner__isnull=True)
+    elif filters.owner.isdigit():
+        leads = leads.filter(owner_id=int(filters.owner))
+    if filters.source:
+        leads = leads.filter(source=filters.source)
+    if filters.industry:
+        leads = leads.filter(industry=filters.industry)
+    if filters.overdue:
+        leads = leads.filter(due_at__lt=now)
+    leads = leads.search(filters.q)
+    return leads.queue_order()
+
+
+def queue_page(*, user, filters: QueueFilters, cursor: str, size: int, now: datetime) -> QueuePage:
+    """One page of the queue by keyset on (bucket priority, due time, score, id): no OFFSET."""
+    leads = queue_leads(user=user, filters=filters, now=now)
+    after = _parse_cursor(cursor)
+    if after:
+        p, due, score, pk = after
+        leads = leads.after_in_queue_order(priority=p, due_at=due, score=score, pk=pk)
+    rows = list(leads.select_related("owner")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    last = rows[-1] if rows else None
+    cursor = _cursor(last) if more and last else ""
+    return QueuePage(rows, cursor, now)
+
+
+def _cursor(lead: Lead) -> str:
+    """The keyset position after a lead, URL-safe: priority-due(µs since epoch)-score-id."""
+    due = (lead.due_at - EPOCH) // timedelta(microseconds=1)
+    return f"{lead.bucket_priority}-{due}-{lead.score}-{lead.pk}"
+
+
+def _parse_cursor(cursor: str):
+    try:
+        p, due, score, pk = (int(part) for part in cursor.split("-"))
+    except ValueError:
+        return None
+    return p, EPOCH + timedelta(microseconds=due), score, pk
+
+
+def queue_filter_choices() -> dict:
+    """Values for the queue's filter selects: the sources and industries of queue leads.
+
+    Finding them scans the queue, so the answer is kept for ten minutes; a value that appears in
+    the meantime can still be used through the URL.
+    """
+
+    def compute() -> dict:
+        queue = Lead.objects.in_queue()
+        return {
+            "sources": sorted(filter(None, queue.values_list("source", flat=True).distinct().order_by())),
+            "industries": sorted(
+                filter(None, queue.values_list("industry", flat=True).distinct().order_by())
+            ),
+        }
+
+    return cache.get_or_set("leadmatrix:queue-filter-choices", compute, timeout=600)
+
+
+def new_in_queue_since(*, user, filters: QueueFilters, since: datetime) -> int:
+    """How many leads entered this person's queue view after `since` (for the arrival banner)."""
+    return queue_leads(user=user, filters=filters, now=since).filter(queue_entered_at__gt=since).count()
+
+
+def team_overview(*, now: datetime) -> list[dict]:
+    """Per rep: leads owned in the queue, overdue, first contacts within SLA, outcomes this week."""
+    from feedback.models import Disposition
+    from leads.assignment import reps
+
+    week_ago = now - timedelta(days=7)
+    people = reps()
+    owned = dict(
+        Lead.objects.in_queue()
+        .filter(owner__in=people)
+        .values_list("owner")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    overdue = dict(
+        Lead.objects.overdue(now)
+        .filter(owner__in=people)
+        .values_list("owner")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    first_contacts = {
+        row["owner"]: row
+        for row in Lead.objects.filter(owner__in=people, sla_met__isnull=False)
+        .values("owner")
+        .annotate(contacted=Count("id"), within=Count("id", filter=Q(sla_met=True)))
+        .order_by()
+    }
+    outcomes = dict(
+        Disposition.objects.filter(by__in=people, at__gte=week_ago)
+        .values_list("by")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [
+        {
+            "rep": rep,
+            "owned": owned.get(rep.pk, 0),
+            "overdue": overdue.get(rep.pk, 0),
+            "contacted": first_contacts.get(rep.pk, {}).get("contacted", 0),
+            "within_sla": first_contacts.get(rep.pk, {}).get("within", 0),
+            "outcomes_week": outcomes.get(rep.pk, 0),
+        }
+        for rep in people
+    ]
+
+
+def score_history(lead: Lead, *, live: engine.ScoreResult) -> list[dict]:
+    """Grade and score over time from the transition rows (oldest first), ending with the live score."""
+    points = [
+        {"at": t.at.isoformat(), "score": t.score, "grade": t.grade, "bucket": t.to_bucket,
+         "version": t.matrix.version, "published": t.cause == "publish"}
+        for t in reversed(list(lead.transitions.select_related("matrix").order_by("-at", "-id")[:200]))
+    ]  # fmt: skip
+    from django.utils import timezone
+
+    points.append(
+        {"at": timezone.now().isoformat(), "score": live.score, "grade": live.grade, "bucket": live.bucket,
+         "version": lead.scored_version.version if lead.scored_version else None, "published": False}
+    )  # fmt: skip
+    return points

@@ -1,23 +1,147 @@
-"""Pages about leads: the list and a lead's own page with why it scored as it did."""
+"""Pages about leads: the queue, the list, a lead's own page, assignment."""
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from config.roles import ROLES, role_required
+from config.roles import MARKETING, ROLES, SALES_MANAGER, SALES_REP, has_role, role_required
+from leads.assignment import AssignmentError, assign_leads, claim_lead, reps, round_robin
 from leads.models import Lead
-from leads.selectors import lead_page, search_leads
+from leads.selectors import (
+    QueueFilters,
+    lead_page,
+    new_in_queue_since,
+    queue_filter_choices,
+    queue_page,
+    search_leads,
+    team_overview,
+)
+from scoring.matrices import engine_matrix
 from scoring.models import ScoringMatrix
 
 
 @role_required(*ROLES, staff=True)
+def queue(request: HttpRequest) -> HttpResponse:
+    """The sales queue in work order: my queue for a rep, the team's for a manager, read-only for marketing."""
+    filters = QueueFilters.from_query(request.GET)
+    now = timezone.now()
+    page = queue_page(
+        user=request.user,
+        filters=filters,
+        cursor=request.GET.get("after", ""),
+        size=settings.LEADMATRIX["QUEUE_PAGE_SIZE"],
+        now=now,
+    )
+    context = {
+        "page": page,
+        "filters": filters,
+        "can_claim": has_role(request.user, SALES_REP),
+        "can_assign": has_role(request.user, SALES_MANAGER),
+        "read_only": has_role(request.user, MARKETING)
+        and not has_role(request.user, SALES_REP, SALES_MANAGER),
+        "title": "My queue" if has_role(request.user, SALES_REP) else "Team queue",
+        "bucket_info": {b.key: b for b in engine_matrix(ScoringMatrix.objects.active()).buckets},
+    }
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "leads/queue.html#results", context)
+    context |= {
+        "buckets": ScoringMatrix.objects.active().buckets.filter(in_queue=True),
+        "reps": reps(),
+        **queue_filter_choices(),
+    }
+    return render(request, "leads/queue.html", context)
+
+
+@role_required(*ROLES, staff=True)
+def queue_arrivals(request: HttpRequest) -> HttpResponse:
+    """The 'new leads arrived' banner, polled by the queue page."""
+    try:
+        since = timezone.datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        return HttpResponse("")
+    count = new_in_queue_since(user=request.user, filters=QueueFilters.from_query(request.GET), since=since)
+    return render(request, "leads/queue.html#arrivals", {"arrivals": count})
+
+
+@require_POST
+@role_required(SALES_REP)
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    """A rep takes an unassigned lead; if another rep was quicker, say so."""
+    lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=pk)
+    try:
+        lead = claim_lead(lead_id=lead.pk, rep=request.user)
+        messages.success(request, f"{lead} is yours now.")
+    except AssignmentError as exc:
+        messages.error(request, str(exc))
+    return redirect(_back(request, lead.get_absolute_url()))
+
+
+@require_POST
+@role_required(SALES_MANAGER)
+def assign(request: HttpRequest) -> HttpResponse:
+    """A manager assigns or reassigns the selected leads to a rep (or to nobody)."""
+    ids = [int(pk) for pk in request.POST.getlist("lead") if pk.isdigit()]
+    owner_id = request.POST.get("owner", "")
+    owner = get_object_or_404(User, pk=owner_id) if owner_id.isdigit() else None
+    if not ids:
+        messages.error(request, "Select at least one lead to assign.")
+    else:
+        try:
+            changed = assign_leads(lead_ids=ids, owner=owner)
+            who = (owner.get_full_name() or owner.username) if owner else "nobody"
+            messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} assigned to {who}.")
+        except AssignmentError as exc:
+            messages.error(request, str(exc))
+    return redirect(_back(request, "leads:queue"))
+
+
+@require_POST
+@role_required(SALES_MANAGER)
+def assign_round_robin(request: HttpRequest) -> HttpResponse:
+    """Share a bucket's unassigned queue leads among the reps in turn."""
+    bucket = request.POST.get("bucket", "")
+    try:
+        counts = round_robin(bucket=bucket)
+        total = sum(counts.values())
+        if total:
+            shares = ", ".join(f"{name} {n}" for name, n in counts.items())
+            messages.success(request, f"{total} unassigned leads shared out: {shares}.")
+        else:
+            messages.info(request, "There are no unassigned leads in that bucket.")
+    except AssignmentError as exc:
+        messages.error(request, str(exc))
+    return redirect(_back(request, "leads:queue"))
+
+
+@role_required(SALES_MANAGER, staff=True)
+def team(request: HttpRequest) -> HttpResponse:
+    """Per rep: leads owned, overdue, contacts within SLA, outcomes this week; the unassigned leads."""
+    now = timezone.now()
+    unassigned = Lead.objects.in_queue().filter(owner__isnull=True)
+    context = {
+        "rows": team_overview(now=now),
+        "unassigned": unassigned.queue_order()[:20],
+        "unassigned_count": unassigned.count(),
+        "overdue_unassigned": unassigned.filter(due_at__lt=now).count(),
+        "now": now,
+        "buckets": ScoringMatrix.objects.active().buckets.filter(in_queue=True),
+    }
+    return render(request, "leads/team.html", context)
+
+
+@role_required(*ROLES, staff=True)
 def lead_list(request: HttpRequest) -> HttpResponse:
-    """Leads, hottest first, filtered by grade, bucket or a search; paged by keyset."""
+    """Every lead a person may see, hottest first, filtered by grade, bucket or a search."""
     page = search_leads(
+        user=request.user,
         q=request.GET.get("q", ""),
         grade=request.GET.get("grade", ""),
         bucket=request.GET.get("bucket", ""),
-        queue_only=request.GET.get("queue") == "1",
         after=request.GET.get("after", ""),
         size=settings.LEADMATRIX["QUEUE_PAGE_SIZE"],
     )
@@ -28,6 +152,22 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*ROLES, staff=True)
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One lead: its label, bucket and action, and the explanation of every point."""
-    lead = get_object_or_404(Lead.objects.select_related("scored_version"), pk=pk)
-    return render(request, "leads/detail.html", lead_page(lead))
+    """One lead: label, bucket and action, owner and SLA, why it scored, history and outcomes."""
+    lead = get_object_or_404(
+        Lead.objects.visible_to(request.user).select_related("scored_version", "owner"), pk=pk
+    )
+    context = lead_page(lead) | {
+        "can_log": has_role(request.user, SALES_MANAGER)
+        or (has_role(request.user, SALES_REP) and lead.owner_id in (None, request.user.pk)),
+        "can_claim": has_role(request.user, SALES_REP) and lead.owner_id is None,
+        "now": timezone.now(),
+    }
+    return render(request, "leads/detail.html", context)
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    """Where to return after a POST: the `next` field when it is ours, else the default."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default

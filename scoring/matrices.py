@@ -9,13 +9,19 @@ from django.core.exceptions import ValidationError
 from scoring import engine
 from scoring.models import ScoringMatrix, condition_errors
 
-_published_cache: dict[int, engine.Matrix] = {}
+_published_cache: dict[tuple[int, object], engine.Matrix] = {}
+_CACHEABLE = {ScoringMatrix.Status.ACTIVE, ScoringMatrix.Status.RETIRED}
 
 
 def engine_matrix(matrix: ScoringMatrix) -> engine.Matrix:
-    """The matrix as the engine's frozen dataclasses (published versions are cached: they never change)."""
-    if matrix.status != ScoringMatrix.Status.DRAFT and matrix.pk in _published_cache:
-        return _published_cache[matrix.pk]
+    """The matrix as the engine's frozen dataclasses.
+
+    Published versions never change, so they are cached per process, keyed by id *and* publication
+    time (an id alone can come back for another version after a rolled-back transaction).
+    """
+    key = (matrix.pk, matrix.published_at)
+    if matrix.status in _CACHEABLE and key in _published_cache:
+        return _published_cache[key]
     buckets = list(matrix.buckets.all())
     bucket_key = {b.pk: b.key for b in buckets}
     bands = list(matrix.bands.all())
@@ -61,8 +67,8 @@ def engine_matrix(matrix: ScoringMatrix) -> engine.Matrix:
         if matrix.breadth_measure
         else None,
     )
-    if matrix.status != ScoringMatrix.Status.DRAFT:
-        _published_cache[matrix.pk] = result
+    if matrix.status in _CACHEABLE:
+        _published_cache[key] = result
     return result
 
 

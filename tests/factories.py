@@ -42,3 +42,16 @@ def add_activity(lead: Lead, type_key: str, at: datetime | None = None, **fields
         occurred_at=at or timezone.now(),
         **fields,
     )
+
+
+def make_queue_lead(*, now: datetime | None = None, owner: User | None = None, **fields) -> Lead:
+    """A lead in the sales queue: an executive who just asked for a demo (A52, MQL, 48 h SLA)."""
+    from leads.ingest import ActivityIn, record_activity
+
+    now = now or timezone.now()
+    lead = make_lead(**({"seniority": "executive"} | fields))
+    record_activity(ActivityIn(lead.email, "demo_request", now, "test", f"demo-{lead.pk}"), now=now)
+    if owner is not None:
+        Lead.objects.filter(pk=lead.pk).update(owner=owner)
+    lead.refresh_from_db()
+    return lead

@@ -6,45 +6,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0001_initial'),
+        ("leads", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Reason',
+            name="Reason",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('label', models.CharField(max_length=80)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("label", models.CharField(max_length=80)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['position', 'label'],
+                "ordering": ["position", "label"],
             },
         ),
         migrations.CreateModel(
-            name='Disposition',
+            name="Disposition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('outcome', models.CharField(choices=[('attempted', 'Attempted'), ('connected', 'Connected'), ('meeting', 'Meeting booked'), ('opportunity', 'Opportunity'), ('won', 'Won'), ('lost', 'Lost'), ('disqualified', 'Disqualified'), ('nurture', 'Back to nurture')], max_length=12)),
-                ('amount', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('note', models.TextField(blank=True)),
-                ('next_follow_up', models.DateField(blank=True, null=True)),
-                ('at', models.DateTimeField()),
-                ('imported', models.BooleanField(default=False, help_text='Came from a historical outcomes import.')),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dispositions', to='leads.lead')),
-                ('reason', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='feedback.reason')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("attempted", "Attempted"),
+                            ("connected", "Connected"),
+                            ("meeting", "Meeting booked"),
+                            ("opportunity", "Opportunity"),
+                            ("won", "Won"),
+                            ("lost", "Lost"),
+                            ("disqualified", "Disqualified"),
+                            ("nurture", "Back to nurture"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("amount", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("note", models.TextField(blank=True)),
+                ("next_follow_up", models.DateField(blank=True, null=True)),
+                ("at", models.DateTimeField()),
+                (
+                    "imported",
+                    models.BooleanField(default=False, help_text="Came from a historical outcomes import."),
+                ),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dispositions",
+                        to="leads.lead",
+                    ),
+                ),
+                (
+                    "reason",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="feedback.reason",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['lead', 'at'], name='disposition_lead_time')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["lead", "at"], name="disposition_lead_time")],
             },
         ),
     ]

@@ -1,6 +1,7 @@
 """Real-browser tests: Playwright driving Debian's Chromium against pytest-django's live server."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,9 +27,38 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-# Every browser test module starts with `pytestmark = BROWSER`: a live server needs real commits,
-# and the serialized rollback puts back the rows that migrations created (roles, the first matrix).
+# Every browser test needs real commits for the live server, and the serialized rollback to put back
+# the rows that migrations created (roles, the first matrix) after its flush. The hook below marks
+# each test here before pytest-django sorts and sets up the databases; BROWSER is the same marking
+# for modules that want to say it explicitly.
 BROWSER = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            for mark in BROWSER:
+                item.add_marker(mark)
+    result = yield
+    # pytest regroups tests by Playwright's session-scoped `browser_name` parameter after
+    # pytest-django has put transactional tests last; put them last again, or the flush after a
+    # browser test would leave the database tests that follow without the migrations' rows.
+    items.sort(key=_database_order)
+    return result
+
+
+def _database_order(item) -> int:
+    marker = item.get_closest_marker("django_db")
+    transactional = bool(
+        marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
+    )
+    transactional = (
+        transactional or "live_server" in item.fixturenames or "transactional_db" in item.fixturenames
+    )
+    uses_db = bool(marker) or "db" in item.fixturenames
+    return 1 if transactional else 0 if uses_db else 2
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from leads.demo import DEMO_PASSWORD, build_leads, ensure_users
+from leads.demo import DEMO_PASSWORD, build_leads, ensure_users, simulate_sales
 from scoring.rescore import rescore_all
 
 
@@ -24,10 +24,11 @@ class Command(BaseCommand):
         people = ensure_users()
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
         created, activities = build_leads(count=leads, now=now)
-        report = rescore_all(cause="activity")
+        report = rescore_all(cause="activity", now=now)
+        outcomes = simulate_sales(now=now)
         self.stdout.write(
             f"Demo data: {created} new leads and {activities} activities; {report.leads} leads scored "
-            f"({report.transitions} bucket changes) in {report.seconds:.1f} s."
+            f"({report.transitions} bucket changes) in {report.seconds:.1f} s; {outcomes} sales outcomes logged."
         )
         self.stdout.write(
             self.style.SUCCESS(

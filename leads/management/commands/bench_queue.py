@@ -1,0 +1,214 @@
+"""Benchmark the queue page against a bare Django template view, served by the same gunicorn.
+
+Run it on PostgreSQL with the data set `bench_scoring` builds (see docs/benchmarks.md). It prints:
+- requests per second of a bare template view and of the queue page (first page and deep pages),
+  each measured with wrk against gunicorn in the same run, and their ratio (target >= 0.4);
+- database time per queue request at each depth, measured in-process (target < 2 ms);
+- where the time of a queue request goes (cProfile, top functions by own time).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from io import StringIO
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test import Client
+
+from config.roles import SALES_MANAGER
+from leads.models import Lead
+from leads.selectors import _cursor
+
+PORT = 8765
+
+
+class Command(BaseCommand):
+    help = "Queue page speed against a bare template view on the same gunicorn (PostgreSQL, needs wrk)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seconds", type=int, default=15, help="wrk duration per URL (default 15).")
+        parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8).")
+        parser.add_argument(
+            "--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)."
+        )
+
+    def handle(self, *args, seconds: int, connections: int, workers: int, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_queue measures PostgreSQL: set DATABASE_URL to the bench database.")
+        if not shutil.which("wrk"):
+            raise CommandError(
+                "bench_queue drives the server with wrk: install it with 'apt-get install -y wrk'."
+            )
+        in_queue = Lead.objects.in_queue().count()
+        if in_queue < 1000:
+            raise CommandError(
+                f"Only {in_queue} leads are in the queue; build the data set with bench_scoring first."
+            )
+        self.stdout.write(f"Leads: {Lead.objects.count():,}, in the queue: {in_queue:,}")
+
+        user = self._manager()
+        client = Client()
+        client.force_login(user)
+        cookie = f"sessionid={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        urls = {"bare template view": "/bench/bare/", "queue, first page": "/leads/queue/"}
+        for share in (0.5, 0.99):
+            urls[f"queue, page at {share:.0%} depth"] = (
+                f"/leads/queue/?after={self._cursor_at(in_queue, share)}"
+            )
+
+        db_ms = {name: self._db_time(client, url) for name, url in urls.items() if "queue" in name}
+        rps = self._serve_and_measure(urls, cookie, seconds=seconds, connections=connections, workers=workers)
+        self._profile(client, urls["queue, first page"])
+
+        bare = rps["bare template view"]
+        self.stdout.write("\nResults")
+        self.stdout.write(f"  {'page':<30} {'req/s':>9} {'× bare':>8} {'DB ms (median)':>16}")
+        for name, value in rps.items():
+            ratio = value / bare if bare else 0
+            db = f"{db_ms[name]:.2f}" if name in db_ms else "—"
+            self.stdout.write(f"  {name:<30} {value:>9.0f} {ratio:>8.2f} {db:>16}")
+        worst_ratio = min(v / bare for k, v in rps.items() if "queue" in k)
+        worst_db = max(db_ms.values())
+        self.stdout.write(
+            f"\nQueue at >= 0.4× bare: {'PASS' if worst_ratio >= 0.4 else 'FAIL'} ({worst_ratio:.2f})"
+        )
+        self.stdout.write(
+            f"DB time < 2 ms at every depth: {'PASS' if worst_db < 2 else 'FAIL'} ({worst_db:.2f} ms)"
+        )
+
+    def _manager(self) -> User:
+        user, _ = User.objects.get_or_create(username="bench-manager", defaults={"first_name": "Bench"})
+        user.groups.add(Group.objects.get(name=SALES_MANAGER))
+        return user
+
+    def _cursor_at(self, in_queue: int, share: float) -> str:
+        """The keyset cursor just before the lead at that share of the queue (OFFSET once, in setup)."""
+        lead = Lead.objects.in_queue().queue_order()[int(in_queue * share)]
+        return _cursor(lead)
+
+    def _db_time(self, client: Client, url: str, requests: int = 50) -> float:
+        """Median milliseconds spent in SQL per request, measured around every query."""
+        spent: list[float] = []
+
+        def timer(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                spent[-1] += time.perf_counter() - started
+
+        for _ in range(5):
+            client.get(url)
+        with connection.execute_wrapper(timer):
+            for _ in range(requests):
+                spent.append(0.0)
+                response = client.get(url)
+                if response.status_code != 200:
+                    raise CommandError(f"{url} answered {response.status_code}")
+        return statistics.median(spent) * 1000
+
+    def _serve_and_measure(
+        self, urls: dict, cookie: str, *, seconds: int, connections: int, workers: int
+    ) -> dict:
+        env = os.environ | {
+            "DEBUG": "0",
+            "SECRET_KEY": settings.SECRET_KEY,  # the session cookie below was signed with it
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+            "LEADMATRIX_BENCH_ROUTES": "1",
+            "LOG_LEVEL": "WARNING",
+            "STATIC_ROOT": str(Path(tempfile.mkdtemp(prefix="leadmatrix-bench-static-"))),
+        }
+        # Production settings serve hashed static files, which need collectstatic first.
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            check=True,
+        )
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        server = subprocess.Popen(
+            [
+                str(gunicorn),
+                "config.wsgi",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{PORT}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            self._wait_until_up(cookie)
+            results = {}
+            for name, url in urls.items():
+                target = f"http://127.0.0.1:{PORT}{url}"
+                self._wrk(target, cookie, seconds=3, connections=connections)  # warm up
+                results[name] = self._wrk(target, cookie, seconds=seconds, connections=connections)
+                self.stdout.write(f"  {name}: {results[name]:.0f} req/s")
+            return results
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+    def _wait_until_up(self, cookie: str) -> None:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise CommandError("gunicorn did not start; run it by hand to see why.")
+        request = urllib.request.Request(f"http://127.0.0.1:{PORT}/leads/queue/", headers={"Cookie": cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            if response.url.rstrip("/").split(f":{PORT}")[-1] != "/leads/queue":
+                raise CommandError(
+                    f"The signed-in queue request was sent to {response.url}: the session did not hold."
+                )
+
+    def _wrk(self, url: str, cookie: str, *, seconds: int, connections: int) -> float:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        if "Non-2xx" in out:
+            raise CommandError(f"{url} answered errors under load:\n{out}")
+        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if not match:
+            raise CommandError(f"Could not read wrk's output:\n{out}")
+        return float(match.group(1))
+
+    def _profile(self, client: Client, url: str, requests: int = 100) -> None:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(requests):
+            client.get(url)
+        profiler.disable()
+        out = StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+        self.stdout.write(
+            f"\nWhere a queue request spends its time ({requests} requests, in-process, by own time):"
+        )
+        self.stdout.write(out.getvalue().split("\n", 6)[-1][:4000])
