@@ -80,6 +80,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.roles.context",
+                "feedback.context.unread_count",
+                "scoring.context.proposals",
             ],
         },
     },
@@ -198,6 +200,8 @@ LEADMATRIX = {
     # How often the decay refresh may run, and the page size of lists.
     "QUEUE_PAGE_SIZE": env_int("QUEUE_PAGE_SIZE", 50, minimum=5),
     "RESCORE_BATCH_SIZE": env_int("RESCORE_BATCH_SIZE", 20000, minimum=100),
+    # Serves /bench/bare/, the baseline page of the queue benchmark; off unless asked for.
+    "BENCH_ROUTES": env_bool("LEADMATRIX_BENCH_ROUTES", False),
 }
 
 os.makedirs(VAR_DIR, exist_ok=True)

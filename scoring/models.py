@@ -32,13 +32,31 @@ class ActivityType(models.Model):
         return self.name
 
 
+class Revised(models.Model):
+    """A row edited by several people at once: every save counts up `revision` (compare-and-set)."""
+
+    revision = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Counts up on every save; an edit must name the one it saw."
+    )
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            self.revision += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
+        super().save(*args, **kwargs)
+
+
 class MatrixQuerySet(models.QuerySet):
     def active(self) -> ScoringMatrix:
         """The one active version (raises DoesNotExist before the first publication)."""
         return self.get(status=ScoringMatrix.Status.ACTIVE)
 
 
-class ScoringMatrix(models.Model):
+class ScoringMatrix(Revised):
     """One version of the whole scoring configuration."""
 
     class Status(models.TextChoices):
@@ -155,7 +173,7 @@ def condition_errors(field: str, operator: str, value: str, value_to: str) -> di
     return {}
 
 
-class FitCriterion(Condition):
+class FitCriterion(Revised, Condition):
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="criteria")
     label = models.CharField(max_length=120, blank=True)
     points = models.IntegerField(help_text="Fit points when the criterion matches; may be negative.")
@@ -169,7 +187,7 @@ class FitCriterion(Condition):
         return self.label or f"{self.field} {self.operator} {self.value}"
 
 
-class Persona(models.Model):
+class Persona(Revised):
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="personas")
     key = models.SlugField(max_length=40)
     name = models.CharField(max_length=80)
@@ -184,7 +202,7 @@ class Persona(models.Model):
         return self.name
 
 
-class PersonaRule(Condition):
+class PersonaRule(Revised, Condition):
     persona = models.ForeignKey(Persona, on_delete=models.CASCADE, related_name="rules")
     history = HistoricalRecords()
 
@@ -192,7 +210,7 @@ class PersonaRule(Condition):
         return f"{self.field} {self.operator} {self.value}"
 
 
-class Bucket(models.Model):
+class Bucket(Revised):
     """Where a lead lands, with what sales should do about it."""
 
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="buckets")
@@ -216,7 +234,7 @@ class Bucket(models.Model):
         return self.name
 
 
-class ScoreBand(models.Model):
+class ScoreBand(Revised):
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="bands")
     key = models.SlugField(max_length=30)
     low = models.PositiveIntegerField()
@@ -235,7 +253,7 @@ class ScoreBand(models.Model):
         return f"{self.low}+" if self.high is None else f"{self.low}–{self.high}"
 
 
-class RoutingCell(models.Model):
+class RoutingCell(Revised):
     """One cell of the grade × band grid: which bucket a lead lands in."""
 
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="cells")
@@ -253,7 +271,7 @@ class RoutingCell(models.Model):
         return f"{self.grade} × {self.band}: {self.bucket}"
 
 
-class ActivityWeight(models.Model):
+class ActivityWeight(Revised):
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="weights")
     activity_type = models.ForeignKey(ActivityType, on_delete=models.PROTECT, related_name="+")
     points = models.IntegerField(help_text="Points for one activity; negative takes points away.")
@@ -305,7 +323,7 @@ class ActivityWeight(models.Model):
             )
 
 
-class PersonaWeight(models.Model):
+class PersonaWeight(Revised):
     """A persona's multiplier on one activity type (video views count double for engineers)."""
 
     weight = models.ForeignKey(ActivityWeight, on_delete=models.CASCADE, related_name="persona_weights")
@@ -370,3 +388,148 @@ class RescoreRun(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
+
+
+class Proposal(models.Model):
+    """A draft put forward for publication, with its summary, approvals and comment thread."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
+        PUBLISHED = "published", "Published"
+
+    matrix = models.ForeignKey(ScoringMatrix, on_delete=models.PROTECT, related_name="proposals")
+    summary = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    fingerprint = models.CharField(
+        max_length=64, help_text="The draft's content when proposed; approvals need it unchanged."
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField()
+    against = models.ForeignKey(
+        ScoringMatrix,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The active version when proposed: the diff both sides approve is against it.",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Proposal #{self.pk} for v{self.matrix.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("scoring:proposal", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in {self.Status.OPEN, self.Status.APPROVED}
+
+
+class Approval(models.Model):
+    """One side's approval of a proposal: one from Marketing, one from Sales manager, two people."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="approvals")
+    role = models.CharField(max_length=40)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "role"], name="one_approval_per_side"),
+            models.UniqueConstraint(fields=["proposal", "by"], name="one_approval_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} approval of #{self.proposal_id} by {self.by}"
+
+
+class ProposalComment(models.Model):
+    """A remark in a proposal's thread; a rejection is a comment that sends the draft back."""
+
+    class Kind(models.TextChoices):
+        COMMENT = "comment", "Comment"
+        REJECTION = "rejection", "Rejection"
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="comments")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COMMENT)
+    text = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on #{self.proposal_id}"
+
+
+class ImpactPreview(models.Model):
+    """What a draft would do to today's leads, computed in the background (see scoring/preview.py)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="previews")
+    fingerprint = models.CharField(max_length=64, help_text="The draft content this preview is for.")
+    scored_at = models.DateTimeField(help_text="The moment the draft scores leads for.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Preview of v{self.matrix.version} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+
+class Publication(models.Model):
+    """A version going live: who, when, what it replaced, and the figures just before (the baseline)."""
+
+    matrix = models.OneToOneField(ScoringMatrix, on_delete=models.PROTECT, related_name="publication")
+    previous = models.ForeignKey(
+        ScoringMatrix, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposal = models.OneToOneField(Proposal, on_delete=models.PROTECT, related_name="publication")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+    baseline = models.JSONField(help_text="Counts per bucket and grade, queue size and known outcomes.")
+    rescore = models.ForeignKey(RescoreRun, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"v{self.matrix.version} published {self.at:%Y-%m-%d %H:%M}"

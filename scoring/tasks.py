@@ -1,4 +1,4 @@
-"""Background work for scoring: thin task wrappers around `scoring.runs` services."""
+"""Background work for scoring: thin task wrappers around `scoring.runs` and `scoring.preview` services."""
 
 from django.tasks import task
 
@@ -9,3 +9,11 @@ from scoring.runs import run_rescore
 def rescore_task(run_id: int) -> None:
     """Carry out (or resume) a full rescore run."""
     run_rescore(run_id)
+
+
+@task
+def preview_task(preview_id: int) -> None:
+    """Compute a draft's impact preview and backtest."""
+    from scoring.preview import run_preview
+
+    run_preview(preview_id)
