@@ -58,3 +58,13 @@ def django_db_setup(django_db_setup):
     if contents is not None:
         type(connections["default"])._test_serialized_contents = contents
     return django_db_setup
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Pages cache counts for a minute; every test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
