@@ -18,6 +18,7 @@ from leads.selectors import (
     new_in_queue_since,
     queue_filter_choices,
     queue_page,
+    queue_rows,
     search_leads,
     team_overview,
 )
@@ -30,6 +31,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     """The sales queue in work order: my queue for a rep, the team's for a manager, read-only for marketing."""
     filters = QueueFilters.from_query(request.GET)
     now = timezone.now()
+    plain = engine_matrix(ScoringMatrix.objects.active())
     page = queue_page(
         user=request.user,
         filters=filters,
@@ -45,12 +47,12 @@ def queue(request: HttpRequest) -> HttpResponse:
         "read_only": has_role(request.user, MARKETING)
         and not has_role(request.user, SALES_REP, SALES_MANAGER),
         "title": "My queue" if has_role(request.user, SALES_REP) else "Team queue",
-        "bucket_info": {b.key: b for b in engine_matrix(ScoringMatrix.objects.active()).buckets},
+        "rows": queue_rows(page.leads, now=now, buckets={b.key: b for b in plain.buckets}),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "leads/queue.html#results", context)
     context |= {
-        "buckets": ScoringMatrix.objects.active().buckets.filter(in_queue=True),
+        "buckets": [b for b in plain.buckets if b.in_queue],
         "reps": reps(),
         **queue_filter_choices(),
     }
