@@ -13,7 +13,6 @@ from scoring import engine
 from scoring.matrices import engine_matrix
 from scoring.models import ActivityType, ScoringMatrix
 
-
 FIGURES_SECONDS = 60  # counting a million leads takes a good part of a second; a minute's lag is fine
 
 
