@@ -340,14 +340,19 @@ class PersonaWeight(Revised):
         return f"{self.persona}: ×{self.multiplier:g}"
 
 
+class JobStatus(models.TextChoices):
+    """Where a piece of background work stands (full rescores, impact previews)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
 class RescoreRun(models.Model):
     """A full rescore in the background: what it rescored with, how far it got, how it ended."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.PROTECT, related_name="rescores")
     cause = models.CharField(max_length=12)
@@ -478,11 +483,7 @@ class ProposalComment(models.Model):
 class ImpactPreview(models.Model):
     """What a draft would do to today's leads, computed in the background (see scoring/preview.py)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     matrix = models.ForeignKey(ScoringMatrix, on_delete=models.CASCADE, related_name="previews")
     fingerprint = models.CharField(max_length=64, help_text="The draft content this preview is for.")
