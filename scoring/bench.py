@@ -114,7 +114,9 @@ def batch_select_settings(pairs: list[tuple[str, str]]):
             return execute(sql, params, many, context)
         raw = context["connection"].connection
         with raw.cursor() as cur:
-            cur.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(pairs)), [n for n, _ in pairs])
+            cur.execute(
+                "SELECT " + ", ".join(["current_setting(%s)"] * len(pairs)), [n for n, _ in pairs]
+            )
             before = cur.fetchone()
             for name, value in pairs:
                 cur.execute("SELECT set_config(%s, %s, true)", [name, value])
@@ -149,7 +151,9 @@ def server_facts() -> dict[str, str]:
     """The PostgreSQL version and the settings that shape these figures."""
     names = ["server_version", "shared_buffers", "work_mem", "temp_buffers", "jit"]
     with connection.cursor() as cur:
-        cur.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)", [names])
+        cur.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)", [names]
+        )
         return dict(cur.fetchall())
 
 
@@ -292,7 +296,9 @@ FROM generate_series(%s::bigint, %s::bigint) g CROSS JOIN generate_series(1, %s)
             for low in range(1, leads + 1, chunk):
                 high = min(low + chunk - 1, leads)
                 with transaction.atomic():
-                    cur.execute(lead_sql, [anchor, anchor, anchor, per_lead, *rest_params, low, high])
+                    cur.execute(
+                        lead_sql, [anchor, anchor, anchor, per_lead, *rest_params, low, high]
+                    )
                     cur.execute(
                         activity_sql,
                         [anchor, GENERATED_SOURCE, anchor, *act_rest_params, low, high, per_lead],
@@ -456,10 +462,12 @@ def incremental_latencies(*, calls: int, now: datetime, seed: int, warmup: int =
 
 
 def queue_read() -> None:
-    list(Lead.objects.filter(in_queue=True).order_by("bucket_priority", "-score", "id")[:50])
+    """The first page of the sales queue, in the app's work order."""
+    list(Lead.objects.in_queue().queue_order()[:50])
 
 
 def grade_read() -> None:
+    """A page of the lead list filtered by grade and bucket, as `search_leads` orders it."""
     list(Lead.objects.filter(grade="B", bucket="mql", score__gte=40).order_by("-score", "id")[:50])
 
 

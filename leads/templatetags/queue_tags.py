@@ -38,9 +38,3 @@ def ago(moment, now):
     if moment is None:
         return "—"
     return f"{_span((now - moment).total_seconds())} ago"
-
-
-@register.filter
-def lookup(mapping, key):
-    """mapping[key], or None."""
-    return mapping.get(key) if mapping else None
