@@ -114,9 +114,7 @@ def batch_select_settings(pairs: list[tuple[str, str]]):
             return execute(sql, params, many, context)
         raw = context["connection"].connection
         with raw.cursor() as cur:
-            cur.execute(
-                "SELECT " + ", ".join(["current_setting(%s)"] * len(pairs)), [n for n, _ in pairs]
-            )
+            cur.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(pairs)), [n for n, _ in pairs])
             before = cur.fetchone()
             for name, value in pairs:
                 cur.execute("SELECT set_config(%s, %s, true)", [name, value])
@@ -151,9 +149,7 @@ def server_facts() -> dict[str, str]:
     """The PostgreSQL version and the settings that shape these figures."""
     names = ["server_version", "shared_buffers", "work_mem", "temp_buffers", "jit"]
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)", [names]
-        )
+        cur.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)", [names])
         return dict(cur.fetchall())
 
 
@@ -296,9 +292,7 @@ FROM generate_series(%s::bigint, %s::bigint) g CROSS JOIN generate_series(1, %s)
             for low in range(1, leads + 1, chunk):
                 high = min(low + chunk - 1, leads)
                 with transaction.atomic():
-                    cur.execute(
-                        lead_sql, [anchor, anchor, anchor, per_lead, *rest_params, low, high]
-                    )
+                    cur.execute(lead_sql, [anchor, anchor, anchor, per_lead, *rest_params, low, high])
                     cur.execute(
                         activity_sql,
                         [anchor, GENERATED_SOURCE, anchor, *act_rest_params, low, high, per_lead],

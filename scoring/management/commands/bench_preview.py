@@ -33,7 +33,9 @@ class Command(BaseCommand):
     def handle(self, *args, leads: int, activities_per_lead: int, **options):
         name = connection.settings_dict["NAME"]
         if connection.vendor != "postgresql" or "bench" not in name:
-            raise CommandError("bench_preview empties the lead tables: point DATABASE_URL at a PostgreSQL *bench* database.")
+            raise CommandError(
+                "bench_preview empties the lead tables: point DATABASE_URL at a PostgreSQL *bench* database."
+            )
         if Lead.objects.count() != leads or Activity.objects.count() != leads * activities_per_lead:
             started = time.perf_counter()
             bench.generate(leads=leads, per_lead=activities_per_lead, anchor=timezone.now())
@@ -44,13 +46,19 @@ class Command(BaseCommand):
 
         marketer, _ = User.objects.get_or_create(username="bench-marketer")
         marketer.groups.add(Group.objects.get(name=MARKETING))
-        draft = start_draft(source=ScoringMatrix.objects.active(), by=marketer, name="Bench: whitepapers count more")
+        draft = start_draft(
+            source=ScoringMatrix.objects.active(), by=marketer, name="Bench: whitepapers count more"
+        )
         weight = ActivityWeight.objects.get(matrix=draft, activity_type__key="whitepaper_download")
         edit_item(item=weight, revision=weight.revision, values={"points": weight.points + 10}, by=marketer)
 
         started = time.perf_counter()
         figures = impact(matrix=draft, now=now)
         seconds = time.perf_counter() - started
-        self.stdout.write(f"Impact preview of a one-weight change over {Lead.objects.count():,} leads: {seconds:.2f} s")
-        self.stdout.write(f"  leads {figures['leads']:,}, moved {figures['moved']:,}, queue {figures.get('queue')}")
+        self.stdout.write(
+            f"Impact preview of a one-weight change over {Lead.objects.count():,} leads: {seconds:.2f} s"
+        )
+        self.stdout.write(
+            f"  leads {figures['leads']:,}, moved {figures['moved']:,}, queue {figures.get('queue')}"
+        )
         self.stdout.write(f"Within 10 s: {'PASS' if seconds <= 10 else 'FAIL'}")

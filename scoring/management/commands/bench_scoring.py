@@ -32,9 +32,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--activities-per-lead", type=int, default=20, help="Activities per lead (1-999)."
         )
-        parser.add_argument(
-            "--small-leads", type=int, default=10_000, help="Leads in the small memory run."
-        )
+        parser.add_argument("--small-leads", type=int, default=10_000, help="Leads in the small memory run.")
         parser.add_argument(
             "--reuse",
             action="store_true",
@@ -197,9 +195,7 @@ class Run:
                 self.say(f"  {done:,} leads")
 
         anchor = timezone.now().replace(microsecond=0)
-        seconds = bench.timed(
-            lambda: bench.generate(leads=n, per_lead=m, anchor=anchor, progress=progress)
-        )
+        seconds = bench.timed(lambda: bench.generate(leads=n, per_lead=m, anchor=anchor, progress=progress))
         vacuum = bench.vacuum("leads_lead", "leads_activity", "leads_transition", analyze=True)
         self.say(f"Generated in {seconds:.1f} s; VACUUM ANALYZE {vacuum:.1f} s.")
         self.row("data generation (INSERT ... SELECT)", f"{seconds:.1f} s")
@@ -212,9 +208,7 @@ class Run:
         self.say(f"Floor: GROUP BY lead_id over all activities {group_by:.2f} s.")
         update = bench.time_noop_update()
         vacuum = bench.vacuum("leads_lead")
-        self.say(
-            f"Floor: no-op UPDATE of every lead {update:.2f} s (VACUUM after: {vacuum:.1f} s)."
-        )
+        self.say(f"Floor: no-op UPDATE of every lead {update:.2f} s (VACUUM after: {vacuum:.1f} s).")
         self.row("floor: GROUP BY lead_id", f"{group_by:.2f} s")
         self.row("floor: no-op UPDATE of all leads", f"{update:.2f} s")
         self.floor_seconds = (group_by, update)
@@ -265,9 +259,7 @@ class Run:
             f"Decay refresh at now + 1 day: {decay.seconds:.2f} s, {decay.changed:,} written, "
             f"{decay.transitions:,} transitions."
         )
-        self.row(
-            "decay refresh, now + 1 day", f"{decay.seconds:.2f} s", f"{decay.changed:,} written"
-        )
+        self.row("decay refresh, now + 1 day", f"{decay.seconds:.2f} s", f"{decay.changed:,} written")
         bench.vacuum("leads_lead", "leads_transition")
 
     def memory(self) -> None:
@@ -298,9 +290,7 @@ class Run:
     def incremental(self) -> None:
         """record_activity for random existing leads, one transaction each."""
         bench.delete_incremental_activities()
-        ms = bench.incremental_latencies(
-            calls=self.opts["calls"], now=self.later, seed=self.opts["seed"]
-        )
+        ms = bench.incremental_latencies(calls=self.opts["calls"], now=self.later, seed=self.opts["seed"])
         med, p95, p99 = bench.median(ms), bench.percentile(ms, 95), bench.percentile(ms, 99)
         self.say(
             f"record_activity x {len(ms)}: median {med:.2f} ms, p95 {p95:.2f} ms, "
