@@ -230,7 +230,7 @@ PROFILES = [
     (
         "cold",
         47,
-        (10, 28),
+        (16, 36),
         (0, 120),
         ["email_open", "email_open", "email_open", "web_visit", "social_engagement"],
     ),
