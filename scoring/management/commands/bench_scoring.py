@@ -158,8 +158,8 @@ class Run:
         if self.pg_settings:
             self.say(
                 f"WHAT-IF: the rescoring batch SELECT runs with "
-                f"{bench.describe_settings(self.pg_settings)} (as SET LOCAL in run_batch would; "
-                f"the code as it is does not set them)."
+                f"{bench.describe_settings(self.pg_settings)}, set just before it and restored just "
+                f"after it."
             )
         self.data()
         self.now = bench.anchor_time()
