@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -104,3 +105,98 @@ def _insert_once(item: ActivityIn, lead_id: int, type_id: int) -> tuple[Activity
     except IntegrityError:  # the same event, stored by a concurrent request
         return Activity.objects.get(source=item.source, source_event_id=item.source_event_id), False
     return activity, True
+
+
+# Leads: profile fields and free attributes, upserted by email.
+
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "seniority",
+    "department",
+    "industry",
+    "company_size",
+    "revenue_potential",
+    "country",
+    "source",
+)
+
+
+@dataclass(frozen=True)
+class LeadIn:
+    """One lead's profile as a sender or an import row gives it; values already of the field's type.
+
+    Only the fields present in `profile` change; `attributes` are merged into the lead's attributes.
+    """
+
+    email: str
+    profile: dict = field(default_factory=dict)
+    attributes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Upserted:
+    lead_id: int
+    status: str  # "created", "updated" or "unchanged"
+
+
+def upsert_leads(items: list[LeadIn], *, now: datetime | None = None) -> list[Upserted]:
+    """Create or update leads by email in one transaction; rescore those whose profile changed.
+
+    Existing leads are locked in id order (the order rescoring locks them in), so an upsert and a
+    concurrent activity batch for the same leads queue up instead of deadlocking. When one email
+    appears twice, the later item wins, as a later line of a file would.
+    """
+    unknown = {key for item in items for key in item.profile} - set(PROFILE_FIELDS)
+    if unknown:
+        raise IngestError(f"{sorted(unknown)[0]}: not a lead field")
+    merged: dict[str, LeadIn] = {}
+    for item in items:
+        email = item.email.strip().lower()
+        before = merged.get(email)
+        if before:
+            item = LeadIn(email, {**before.profile, **item.profile}, {**before.attributes, **item.attributes})
+        merged[email] = item
+    with transaction.atomic():
+        existing = {
+            lead.email: lead
+            for lead in Lead.objects.select_for_update().filter(email__in=merged).order_by("pk")
+        }
+        statuses: dict[str, tuple[int, str]] = {}
+        changed_ids = []
+        for email in sorted(merged):
+            item = merged[email]
+            lead = existing.get(email)
+            if lead is None:
+                lead = Lead(email=email, **item.profile, attributes=dict(item.attributes))
+                _validate(lead, exclude=["scored_version", "owner"])
+                lead.save()
+                statuses[email] = (lead.pk, "created")
+                changed_ids.append(lead.pk)
+                continue
+            changes = {name: value for name, value in item.profile.items() if getattr(lead, name) != value}
+            attributes = {**lead.attributes, **item.attributes}
+            if attributes != lead.attributes:
+                changes["attributes"] = attributes
+            if not changes:
+                statuses[email] = (lead.pk, "unchanged")
+                continue
+            for name, value in changes.items():
+                setattr(lead, name, value)
+            _validate(lead, exclude=["scored_version", "owner", "email"])
+            lead.save(update_fields=[*changes, "updated_at"])
+            statuses[email] = (lead.pk, "updated")
+            changed_ids.append(lead.pk)
+        if changed_ids:
+            rescore_leads(changed_ids, cause=Transition.Cause.PROFILE, now=now)
+    return [Upserted(*statuses[item.email.strip().lower()]) for item in items]
+
+
+def _validate(lead: Lead, *, exclude: list[str]) -> None:
+    try:
+        lead.full_clean(exclude=exclude, validate_unique=False)
+    except ValidationError as error:
+        name, messages = next(iter(error.message_dict.items()))
+        raise IngestError(f"{name}: {messages[0]} ({lead.email})") from None
