@@ -20,7 +20,10 @@ def test_creates_then_updates_then_leaves_alone():
     assert lead.attributes == {"plan": "pro"}
     assert lead.seniority == "staff"  # fields not given are kept
 
-    assert upsert_leads([LeadIn("ann@example.com", {"first_name": "Ann"}, {"plan": "pro"})])[0].status == "unchanged"
+    assert (
+        upsert_leads([LeadIn("ann@example.com", {"first_name": "Ann"}, {"plan": "pro"})])[0].status
+        == "unchanged"
+    )
 
 
 def test_a_profile_change_rescores_the_lead():
@@ -34,7 +37,9 @@ def test_a_profile_change_rescores_the_lead():
 
 
 def test_the_later_item_for_one_email_wins():
-    results = upsert_leads([LeadIn("x@example.com", {"company": "A"}), LeadIn("X@example.com", {"company": "B"})])
+    results = upsert_leads(
+        [LeadIn("x@example.com", {"company": "A"}), LeadIn("X@example.com", {"company": "B"})]
+    )
     assert results[0].lead_id == results[1].lead_id
     assert Lead.objects.get(email="x@example.com").company == "B"
 
