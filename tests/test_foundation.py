@@ -164,7 +164,9 @@ def test_seed_demo_builds_people_and_scored_leads_and_is_safe_to_rerun(db, capsy
     out = capsys.readouterr().out
     for username in ("maria", "sam", "riley", "robin", "admin"):
         assert username in out
-    call_command("seed_demo", leads=60)
+    assert "Sign in at http://127.0.0.1:8000/ " in out
+    call_command("seed_demo", leads=60, url="http://0.0.0.0:9000/")
+    assert "Sign in at http://0.0.0.0:9000/ " in capsys.readouterr().out
     assert (Lead.objects.count(), Activity.objects.count()) == (leads, activities)
 
 

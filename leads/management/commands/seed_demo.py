@@ -13,8 +13,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--leads", type=int, default=2000, help="How many leads (default 2000).")
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000/",
+            help="Where the demo will be served, for the sign-in hint.",
+        )
 
-    def handle(self, *args, leads: int, **options):
+    def handle(self, *args, leads: int, url: str, **options):
         if not settings.DEBUG:
             raise CommandError(
                 "seed_demo writes demo people with a known password; it refuses to run with DEBUG off."
@@ -31,9 +36,7 @@ class Command(BaseCommand):
             f"({report.transitions} bucket changes) in {report.seconds:.1f} s; {outcomes} sales outcomes logged."
         )
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Sign in at http://127.0.0.1:8000/ with any of these (password for all: {DEMO_PASSWORD}):"
-            )
+            self.style.SUCCESS(f"Sign in at {url} with any of these (password for all: {DEMO_PASSWORD}):")
         )
         for username, role in people:
             self.stdout.write(f"  {username:<8} {role}")
