@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_tasks_db",
     "config",
+    "config.audit",
     "scoring",
     "leads",
     "feedback",
