@@ -22,7 +22,7 @@ def session_started(sender, request, user, **kwargs) -> None:
         session_key=request.session.session_key,
         defaults={
             "user": user,
-            "ip": client_ip(request)[:64],
+            "ip": client_ip(request) or "",
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200],
         },
     )

@@ -155,6 +155,8 @@ def test_people_are_deactivated_not_deleted_in_the_admin(rep, admin_user):
         (1, "6.6.6.6, 1.1.1.1", "10.0.0.9", "1.1.1.1"),  # the client cannot push its own entry in front
         (2, "6.6.6.6, 1.1.1.1, 10.0.0.3", "10.0.0.9", "1.1.1.1"),
         (1, "", "10.0.0.9", "10.0.0.9"),
+        (1, "not-an-address", "10.0.0.9", "10.0.0.9"),  # garbage never reaches the inet column
+        (0, "", "", None),
     ],
 )
 def test_the_client_address_trusts_only_our_own_proxies(rf, settings, proxies, forwarded, remote, expected):
