@@ -8,12 +8,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 
 AUTH_AT = "lm_auth_at"  # when the person signed in (epoch seconds)
 SEEN_AT = "lm_seen_at"  # their last request, refreshed at most once a minute to spare session writes
 SEEN_RESOLUTION = 60
+# Requests a page makes by itself on a timer: an open tab is not a person at work.
+POLLING_VIEWS = {"leads:arrivals", "scoring:proposal_preview"}
 
 
 class SessionPolicyMiddleware:
@@ -44,7 +46,7 @@ class SessionPolicyMiddleware:
         elif now - seen_at > settings.SESSION_IDLE_SECONDS:
             why = "You were signed out after a period without activity; please sign in again."
         else:
-            if now - seen_at >= SEEN_RESOLUTION:
+            if now - seen_at >= SEEN_RESOLUTION and not _polling(request):
                 session[SEEN_AT] = now
             return None
         logout(request)
@@ -64,6 +66,13 @@ class SessionPolicyMiddleware:
         if request.path in allowed:
             return None
         return _to(target, request)
+
+
+def _polling(request: HttpRequest) -> bool:
+    try:
+        return resolve(request.path_info).view_name in POLLING_VIEWS
+    except Resolver404:
+        return False
 
 
 def _to(url: str, request: HttpRequest) -> HttpResponse:

@@ -115,6 +115,19 @@ def test_activity_keeps_a_session_alive(rep):
     assert int(timezone.now().timestamp()) - client.session[SEEN_AT] < 5  # the request counted as activity
 
 
+@override_settings(SESSION_IDLE_SECONDS=600)
+def test_a_page_polling_by_itself_does_not_keep_the_session_alive(rep):
+    client = Client()
+    client.force_login(rep)
+    _age_session(client, auth_ago=900, seen_ago=590)
+    since = timezone.now().isoformat()
+    assert (
+        client.get("/leads/queue/arrivals/", {"since": since}, headers={"HX-Request": "true"}).status_code
+        == 200
+    )
+    assert int(timezone.now().timestamp()) - client.session[SEEN_AT] >= 590  # not counted as activity
+
+
 def test_an_admin_signs_a_person_out_everywhere(rep, admin_user):
     laptop, phone = Client(), Client()
     sign_in(laptop, "riley")
