@@ -200,6 +200,8 @@ AXES_VERBOSE = False
 
 # Two-factor authentication (django-otp, TOTP). Whether it is required is the admin's SecurityPolicy.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Leadmatrix")
+# Admins reset devices; they never see another person's secret or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],

@@ -172,3 +172,13 @@ def test_changing_the_policy_in_the_admin_is_audited(admin_user):
     entry = AuditEntry.objects.order_by("-seq").first()
     assert entry.action == "accounts.securitypolicy.change"
     assert entry.details["after"] == {"require_two_factor": True}
+
+
+def test_admins_never_see_another_persons_secret(rep, admin_user):
+    device = enrolled(rep)
+    admin = Client()
+    admin.force_login(admin_user)
+    page = admin.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()
+    assert admin.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403  # the QR page
