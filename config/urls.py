@@ -5,11 +5,14 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from config import views
+from config.accounts import views as account_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", account_views.two_factor, name="two_factor"),
+    path("accounts/two-factor/verify/", account_views.verify, name="two_factor_verify"),
     path("matrix/", include("scoring.urls")),
     path("leads/", include("leads.urls")),
     path("", include("feedback.urls")),

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from config.audit import chain as audit
 from config.roles import SALES_MANAGER, has_role
 from feedback.models import Disposition, QueueSettings, Reason
 from leads.models import Lead, Transition
@@ -85,6 +86,8 @@ def record_disposition(
             changed.append("owner")
         if changed:
             lead.save(update_fields=sorted(set(changed)))
+        # Last in the transaction: the chain's lock is held for as short a time as possible.
+        audit.record_change(actor=by, obj=disposition, before=None, at=now)
     return disposition
 
 

@@ -25,6 +25,7 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from config.audit import chain as audit
 from config.roles import MARKETING, SALES_MANAGER, has_role
 from scoring.diff import fingerprint
 from scoring.matrices import matrix_problems
@@ -95,10 +96,13 @@ def _lock_draft(matrix_id: int) -> ScoringMatrix:
     return matrix
 
 
-def _audited_save(obj: models.Model, *, by, reason: str) -> None:
+def _audited_save(obj: models.Model, *, by, reason: str, chain: bool = True) -> None:
+    before = audit.stored_snapshot(obj) if chain else None
     obj._change_reason = reason.strip()[:100] or None
     obj._history_user = by
     obj.save()
+    if chain:  # the tamper-evident entry, in the same transaction as the change (config/audit)
+        audit.record_change(actor=by, obj=obj, before=before, reason=reason.strip())
 
 
 def _check_editor(by) -> None:
@@ -133,7 +137,7 @@ def _copy(source: ScoringMatrix, *, by, name: str) -> ScoringMatrix:
 
     def add(model: type[models.Model], **fields) -> models.Model:
         obj = model(**fields)
-        _audited_save(obj, by=by, reason=reason)
+        _audited_save(obj, by=by, reason=reason, chain=False)  # one chain entry for the whole copy
         return obj
 
     draft = add(
@@ -215,6 +219,13 @@ def _copy(source: ScoringMatrix, *, by, name: str) -> ScoringMatrix:
         )
         for pw in w.persona_weights.all():
             add(PersonaWeight, weight=weight, persona=personas[pw.persona_id], multiplier=pw.multiplier)
+    audit.record(
+        actor=by,
+        action="scoring.scoringmatrix.start_draft",
+        obj=draft,
+        after={"version": draft.version, "name": draft.name, "based_on": source.version},
+        reason=reason,
+    )
     return draft
 
 
@@ -259,9 +270,12 @@ def delete_criterion(*, criterion: FitCriterion, revision: int, by: User, reason
             return  # someone removed it already: the result is what was asked for
         if current.revision != revision:
             raise EditConflict(current, latest_entry(current))
+        before = audit.snapshot(current)
         current._change_reason = reason.strip()[:100] or None
         current._history_user = by
         current.delete()
+        audit.record(actor=by, action="scoring.fitcriterion.delete", obj=criterion, object_id=str(criterion.pk),
+                     before=before, reason=reason.strip())  # fmt: skip
 
 
 # --- proposals -----------------------------------------------------------------------------------
@@ -342,6 +356,8 @@ def approve_proposal(*, proposal: Proposal, by: User, now: datetime | None = Non
             proposal=proposal, role=missing[0], by=by, at=now, fingerprint=proposal.fingerprint
         )
         approval.save()
+        audit.record(actor=by, action="scoring.proposal.approve", obj=proposal,
+                     after={"role": approval.role, "fingerprint": approval.fingerprint})  # fmt: skip
         if len(approvals) + 1 == len(SIDES):
             proposal.status = Proposal.Status.APPROVED
             _audited_save(proposal, by=by, reason=f"Approved for {approval.role}")
@@ -370,7 +386,7 @@ def reject_proposal(
             proposal=proposal, kind=ProposalComment.Kind.REJECTION, text=comment.strip(), by=by, at=now
         )
         proposal.status, proposal.closed_at = Proposal.Status.REJECTED, now
-        _audited_save(proposal, by=by, reason="Rejected")
+        _audited_save(proposal, by=by, reason=f"Rejected: {note.text}")
         _notify(
             proposal,
             subject=f"Matrix v{proposal.matrix.version} was sent back",
@@ -385,7 +401,10 @@ def comment_on_proposal(*, proposal: Proposal, by: User, text: str) -> ProposalC
     _check_editor(by)
     if not text.strip():
         raise GovernanceError("Write something to add to the thread.")
-    return ProposalComment.objects.create(proposal=proposal, text=text.strip(), by=by, at=timezone.now())
+    with transaction.atomic():
+        note = ProposalComment.objects.create(proposal=proposal, text=text.strip(), by=by, at=timezone.now())
+        audit.record(actor=by, action="scoring.proposal.comment", obj=proposal, after={"text": note.text})
+    return note
 
 
 def publish_proposal(*, proposal: Proposal, by: User, now: datetime | None = None) -> Publication:
@@ -449,6 +468,13 @@ def publish_proposal(*, proposal: Proposal, by: User, now: datetime | None = Non
         publication = Publication.objects.create(
             matrix=draft, previous=previous, proposal=proposal, by=by, at=now, baseline=baseline, rescore=run
         )
+        audit.record(
+            actor=by,
+            action="scoring.scoringmatrix.publish",
+            obj=draft,
+            after={"version": draft.version, "previous": previous.version if previous else None,
+                   "proposal": proposal.pk, "rescore": run.pk},
+        )  # fmt: skip
     return publication
 
 

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: an append-only chain of entries, each hashed over the one before."""
