@@ -366,3 +366,16 @@ def test_a_matrix_without_floors_or_ceilings_rescores(weights):
     rescore_all(cause=Transition.Cause.PUBLISH, now=NOW, matrix=matrix)
 
     assert outcomes([lead.pk]) == {lead.pk: expected(plain, lead, activities)}
+
+
+def test_activities_decayed_to_nothing_score_as_in_the_engine():
+    # 0.5 ** 1200 is below the smallest double: Python gives 0.0, PostgreSQL's POWER an error.
+    plain = simple_matrix(weights=(weight("web_visit", 10, half_life_days=0.5),))
+    matrix = store_matrix(plain, status=ScoringMatrix.Status.DRAFT)
+    activities = [act("web_visit", 600), act("web_visit", 0.5)]
+    lead = store_lead(0, {}, activities)
+
+    rescore_all(cause=Transition.Cause.PUBLISH, now=NOW, matrix=matrix)
+
+    assert outcomes([lead.pk]) == {lead.pk: expected(plain, lead, activities)}
+    assert Lead.objects.get(pk=lead.pk).score == 5
