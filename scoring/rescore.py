@@ -163,7 +163,7 @@ def rescore_all(
     matrix = matrix or ScoringMatrix.objects.active()
     plain = engine_matrix(matrix)
     batch_size = batch_size or settings.LEADMATRIX["RESCORE_BATCH_SIZE"]
-    workers = workers or settings.LEADMATRIX.get("RESCORE_WORKERS", 1)
+    workers = workers or settings.LEADMATRIX["RESCORE_WORKERS"]
     report = RescoreReport()
     total = Lead.objects.filter(pk__gt=start_after).count()
     statements = sql.RescoreSQL(plain, matrix_id=matrix.pk, now=now, vendor=connection.vendor)

@@ -299,18 +299,26 @@ class RescoreSQL:
                 breadth_params = [breadth.points, float(breadth.cap)]
 
         a, b, c = m.grade_cutoffs
-        band_whens, band_params = [], []
-        for band in m.bands:
-            if band.high is None:
-                band_whens.append("WHEN s.score >= %s THEN %s")
-                band_params += [band.low, band.key]
-            else:
-                band_whens.append("WHEN s.score >= %s AND s.score <= %s THEN %s")
-                band_params += [band.low, band.high, band.key]
+        # The routing grid as integer tests only: per grade (by the cutoffs), the first band that
+        # holds the score, as the engine's band_for picks it, gives the cell's bucket rank.
         grid_whens, grid_params = [], []
-        for (grade, band_key), bucket_key in m.grid.items():
-            grid_whens.append("WHEN g.grade = %s AND g.band = %s THEN %s")
-            grid_params += [grade, band_key, rank[bucket_key]]
+        for grade, cutoff in (("A", a), ("B", b), ("C", c), ("D", None)):
+            band_whens, band_params = [], []
+            for band in m.bands:
+                cell = m.grid.get((grade, band.key))
+                if band.high is None:
+                    band_whens.append("WHEN s.score >= %s THEN %s")
+                    band_params += [band.low, rank.get(cell)]
+                else:
+                    band_whens.append("WHEN s.score >= %s AND s.score <= %s THEN %s")
+                    band_params += [band.low, band.high, rank.get(cell)]
+            cell_sql = f"CAST(CASE {' '.join(band_whens)} END AS INTEGER)"
+            if cutoff is None:
+                grid_whens.append(f"ELSE {cell_sql}")
+                grid_params += band_params
+            else:
+                grid_whens.append(f"WHEN s.fit_points >= %s THEN {cell_sql}")
+                grid_params += [cutoff, *band_params]
         # The old bucket's rank in this matrix (NULL for a bucket it does not have), for recycling.
         old_rank_whens, old_rank_params = [], []
         for bucket in m.buckets:
@@ -318,7 +326,18 @@ class RescoreSQL:
             old_rank_params += [bucket.key, bucket.rank]
         now_sql, now_params = self.ts(self.now)
 
-        weighted_ids = sorted(ids.values()) or [-1]
+        # Only weighted types count. The test runs once per activity, so it names the shorter list
+        # of types, and is left out when the matrix weights every type (as the starting one does).
+        weighted = sorted(ids.values())
+        unweighted = sorted(set(type_ids.values()) - set(weighted))
+        if not unweighted:
+            type_filter, type_params = "", []
+        elif weighted and len(unweighted) < len(weighted):
+            type_filter = f" AND a.activity_type_id NOT IN ({', '.join(['%s'] * len(unweighted))})"
+            type_params = unweighted
+        else:
+            type_filter = f" AND a.activity_type_id IN ({', '.join(['%s'] * max(len(weighted), 1))})"
+            type_params = weighted or [-1]
         score_expr = self.greatest(
             f"CAST(FLOOR(COALESCE(e.total, {real('0')}) + {breadth_sql} + {real('0.5')}) AS INTEGER)", "0"
         )
@@ -337,7 +356,7 @@ per_type AS (
            SUM({decay_sql}) AS decayed,
            {recent_sql} AS recent, {last_sql} AS last_at
     FROM {ACTIVITY} a
-    WHERE {act_range} AND a.activity_type_id IN ({", ".join(["%s"] * len(weighted_ids))})
+    WHERE {act_range}{type_filter}
     GROUP BY a.lead_id, a.activity_type_id
 ),
 typed AS (
@@ -358,17 +377,13 @@ scored AS MATERIALIZED (
            f.cool_off_until AS cool_off_until
     FROM fit f LEFT JOIN eng e ON e.lead_id = f.id
 ),
-graded AS (
+routed AS MATERIALIZED (
     SELECT s.*,
            CASE WHEN s.fit_points >= %s THEN 'A' WHEN s.fit_points >= %s THEN 'B'
                 WHEN s.fit_points >= %s THEN 'C' ELSE 'D' END AS grade,
-           CASE {" ".join(band_whens)} END AS band
+           CASE {" ".join(grid_whens)} END AS grid_rank,
+           CASE s.old_bucket {" ".join(old_rank_whens)} ELSE NULL END AS old_rank
     FROM scored s
-),
-routed AS MATERIALIZED (
-    SELECT g.*, CASE {" ".join(grid_whens)} END AS grid_rank,
-           CASE g.old_bucket {" ".join(old_rank_whens)} ELSE NULL END AS old_rank
-    FROM graded g
 ),
 bucketed AS (
     SELECT r.*, CASE WHEN r.ceiling_rank IS NOT NULL AND r.ceiling_rank < (
@@ -395,11 +410,10 @@ SELECT q.id AS id, q.fit_points AS fit_points, q.persona AS persona, q.score AS 
 FROM queued q
 """
         params = fit_params + persona_params + range_params
-        params += decay_params + recent_params + timed_ids + range_params + weighted_ids
+        params += decay_params + recent_params + timed_ids + range_params + type_params
         params += capped_params + floor_params + ceiling_params
         params += breadth_params
-        params += [a, b, c, *band_params]
-        params += grid_params + old_rank_params
+        params += [a, b, c, *grid_params, *old_rank_params]
         params += [*now_params, self.matrix_id]
         return query, params
 
@@ -423,6 +437,9 @@ FROM queued q
                 cur.execute("SET LOCAL jit = off")
                 # The batch's sorts and hashes fit in memory instead of spilling to temporary files.
                 cur.execute("SET LOCAL work_mem = '64MB'")
+                # A batch need not wait for its commit to reach the disk: the run's progress is saved
+                # by a later, synchronous commit, which flushes the log up to and past this one.
+                cur.execute("SET LOCAL synchronous_commit = off")
                 # Lock the batch in id order, as incremental rescoring does, so the two never deadlock
                 # and no activity recorded meanwhile is overwritten by a stale score.
                 cur.execute(

@@ -141,7 +141,7 @@ class Run:
         self.n = opts["leads"]
         self.m = opts["activities_per_lead"]
         self.batch_size = opts["batch_size"] or settings.LEADMATRIX["RESCORE_BATCH_SIZE"]
-        self.workers = opts["workers"] or settings.LEADMATRIX.get("RESCORE_WORKERS", 1)
+        self.workers = opts["workers"] or settings.LEADMATRIX["RESCORE_WORKERS"]
         self.pg_settings = opts["pg_settings"]
         self.rows: list[tuple[str, str, str]] = []  # (figure, value, target and verdict)
         self.floor_seconds: tuple[float, float] | None = None
