@@ -4,7 +4,8 @@ Two paths that agree exactly with `scoring.engine` (a property test holds them t
 - `rescore_leads` runs the engine in Python for a few leads (a new activity, a profile change), in
   the caller's transaction, with the leads locked in id order so concurrent batches cannot deadlock;
 - `rescore_all` runs the same rules as set-based SQL (`scoring.sql`) over every lead, in batches of
-  lead ids, each batch its own short transaction; it serves publication and the decay refresh.
+  lead ids, each batch its own short transaction (on PostgreSQL, `RESCORE_WORKERS` batches side by
+  side); it serves publication and the decay refresh.
 Both write a `Transition` row whenever a lead's bucket changes.
 """
 
