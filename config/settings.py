@@ -237,6 +237,8 @@ LEADMATRIX = {
     # How often the decay refresh may run, and the page size of lists.
     "QUEUE_PAGE_SIZE": env_int("QUEUE_PAGE_SIZE", 50, minimum=5),
     "RESCORE_BATCH_SIZE": env_int("RESCORE_BATCH_SIZE", 20000, minimum=100),
+    # Batches a full rescore runs side by side on PostgreSQL, each on its own connection.
+    "RESCORE_WORKERS": env_int("RESCORE_WORKERS", 2, minimum=1),
     # Serves /bench/bare/, the baseline page of the queue benchmark; off unless asked for.
     "BENCH_ROUTES": env_bool("LEADMATRIX_BENCH_ROUTES", False),
 }

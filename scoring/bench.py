@@ -373,6 +373,7 @@ def rescore_in_child(
     cause: str,
     start_after: int = 0,
     batch_size: int | None = None,
+    workers: int | None = None,
     pg_settings: list[tuple[str, str]] | None = None,
     while_running: Callable[[Callable[[], bool]], None] | None = None,
 ) -> ChildResult:
@@ -395,6 +396,8 @@ def rescore_in_child(
     ]
     if batch_size:
         args += ["--batch-size", str(batch_size)]
+    if workers:
+        args += ["--workers", str(workers)]
     for name, value in pg_settings or []:
         args += ["--pg-set", f"{name}={value}"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)

@@ -4,7 +4,8 @@ Two paths that agree exactly with `scoring.engine` (a property test holds them t
 - `rescore_leads` runs the engine in Python for a few leads (a new activity, a profile change), in
   the caller's transaction, with the leads locked in id order so concurrent batches cannot deadlock;
 - `rescore_all` runs the same rules as set-based SQL (`scoring.sql`) over every lead, in batches of
-  lead ids, each batch its own short transaction; it serves publication and the decay refresh.
+  lead ids, each batch its own short transaction (on PostgreSQL, `RESCORE_WORKERS` batches side by
+  side); it serves publication and the decay refresh.
 Both write a `Transition` row whenever a lead's bucket changes.
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -147,20 +150,50 @@ def rescore_all(
     batch_size: int | None = None,
     start_after: int = 0,
     progress: Callable[[int, int, int], None] | None = None,
+    workers: int | None = None,
 ) -> RescoreReport:
     """Rescore every lead set-based, batch by batch of lead ids; only changed rows are written.
 
     `progress(done_leads, total_leads, last_id)` is called after each committed batch, so a caller
-    can show progress and a rerun can resume with `start_after=last_id`.
+    can show progress and a rerun can resume with `start_after=last_id`: every lead up to `last_id`
+    is done. On PostgreSQL, outside a transaction, `workers` batches (RESCORE_WORKERS) run at once,
+    each on its own connection; inside a caller's transaction the batches run in it, one by one.
     """
     started = time.perf_counter()
     now = now or timezone.now()
     matrix = matrix or ScoringMatrix.objects.active()
     plain = engine_matrix(matrix)
     batch_size = batch_size or settings.LEADMATRIX["RESCORE_BATCH_SIZE"]
+    workers = workers or settings.LEADMATRIX["RESCORE_WORKERS"]
     report = RescoreReport()
     total = Lead.objects.filter(pk__gt=start_after).count()
     statements = sql.RescoreSQL(plain, matrix_id=matrix.pk, now=now, vendor=connection.vendor)
+
+    def done(counts: sql.BatchCounts, upper: int) -> None:
+        report.leads += counts.leads
+        report.changed += counts.changed
+        report.transitions += counts.transitions
+        report.batches += 1
+        if progress:
+            progress(report.leads, total, upper)
+
+    ranges = _batch_ranges(start_after=start_after, batch_size=batch_size)
+    # Separate connections cannot see a caller's uncommitted rows (nor SQLite's in-memory test
+    # database), so the batches run side by side only on PostgreSQL in autocommit.
+    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        _run_side_by_side(statements, ranges, cause=cause, workers=workers, done=done)
+    else:
+        for low, upper in ranges:
+            with transaction.atomic():
+                counts = statements.run_batch(low=low, high=upper, cause=cause)
+            done(counts, upper or low)
+    report.seconds = time.perf_counter() - started
+    log.info("rescored %s leads (%s changed) in %.1f s", report.leads, report.changed, report.seconds)
+    return report
+
+
+def _batch_ranges(*, start_after: int, batch_size: int) -> Iterator[tuple[int, int | None]]:
+    """(low, high) id ranges of `batch_size` leads each, low < id <= high; the last one is open."""
     low = start_after
     while True:
         edge = list(
@@ -169,17 +202,41 @@ def rescore_all(
             .values_list("pk", flat=True)[batch_size - 1 : batch_size]
         )
         upper = edge[0] if edge else None
-        with transaction.atomic():
-            counts = statements.run_batch(low=low, high=upper, cause=cause)
-        report.leads += counts.leads
-        report.changed += counts.changed
-        report.transitions += counts.transitions
-        report.batches += 1
-        if progress:
-            progress(report.leads, total, upper or low)
+        yield low, upper
         if upper is None:
-            break
+            return
         low = upper
-    report.seconds = time.perf_counter() - started
-    log.info("rescored %s leads (%s changed) in %.1f s", report.leads, report.changed, report.seconds)
-    return report
+
+
+def _run_side_by_side(
+    statements: sql.RescoreSQL,
+    ranges: Iterator[tuple[int, int | None]],
+    *,
+    cause: str,
+    workers: int,
+    done: Callable[[sql.BatchCounts, int], None],
+) -> None:
+    """Run the batches on `workers` threads, each batch its own transaction on the thread's connection.
+
+    Batches cover disjoint id ranges, so they never wait for each other's row locks. Results are taken
+    in id order, so progress only ever reports a `last_id` below which every batch has committed.
+    """
+
+    def one(low: int, upper: int | None) -> sql.BatchCounts:
+        try:
+            with transaction.atomic():
+                return statements.run_batch(low=low, high=upper, cause=cause)
+        finally:
+            connection.close()  # this thread's own connection; a pool thread may not run again
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rescore") as pool:
+        pending: deque = deque()
+        for low, upper in ranges:
+            pending.append((pool.submit(one, low, upper), upper or low))
+            # Enough queued to keep every worker busy; results are taken in order as they finish.
+            while len(pending) > workers:
+                future, edge = pending.popleft()
+                done(future.result(), edge)
+        while pending:
+            future, edge = pending.popleft()
+            done(future.result(), edge)

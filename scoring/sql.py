@@ -9,17 +9,21 @@ engine's own code; on PostgreSQL they are `POWER` and `lower`, which give the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from leads.queue import FAR_FUTURE
 from scoring import engine
 from scoring.fields import ATTRIBUTE_PREFIX, NUMBER, lookup_field
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 LEAD = "leads_lead"
 ACTIVITY = "leads_activity"
 TRANSITION = "leads_transition"
 BUCKET = "scoring_bucket"
 ACTIVITY_TYPE = "scoring_activitytype"
+# Each batch's new scores, read by the transitions insert, the update and the impact preview.
+BATCH = "lm_rescore"
 
 
 def register_sqlite_functions(sqlite_connection) -> None:
@@ -69,6 +73,14 @@ class RescoreSQL:
 
     def least(self, a: str, b: str) -> str:
         return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
+
+    @property
+    def real_type(self) -> str:
+        return "DOUBLE PRECISION" if self.pg else "REAL"
+
+    def real(self, expr: str) -> str:
+        """A double, also for a parameter: a Python float bound client-side is a `numeric` literal."""
+        return f"CAST({expr} AS {self.real_type})"
 
     def column(self, field: str) -> tuple[str, list]:
         if field.startswith(ATTRIBUTE_PREFIX):
@@ -137,14 +149,43 @@ class RescoreSQL:
         return f"(CASE {' '.join(whens)} ELSE '' END)", params
 
     def by_type(self, column: str, values: dict[int, object], default: str = "NULL") -> tuple[str, list]:
-        """CASE <column> WHEN type_id THEN value ... END, with parameters."""
+        """CASE <column> WHEN type_id THEN value ... END, with parameters (floats as doubles)."""
         if not values:
             return default, []
         whens, params = [], []
         for type_id, value in values.items():
-            whens.append("WHEN %s THEN %s")
+            whens.append(f"WHEN %s THEN {self.real('%s') if isinstance(value, float) else '%s'}")
             params += [type_id, value]
         return f"(CASE {column} {' '.join(whens)} ELSE {default} END)", params
+
+    def decay(self, ids: dict[str, int], weights: list[engine.ActivityWeight]) -> tuple[str, list]:
+        """Each activity's decay factor, to the last bit the engine's `decay_factor(age_in_days(...))`."""
+        half_lives = {
+            ids[w.activity_type]: float(w.half_life_days) for w in weights if w.half_life_days is not None
+        }
+        if not self.pg:
+            hl_sql, hl_params = self.by_type("a.activity_type_id", half_lives)
+            now_sql, now_params = self.ts(self.now)
+            return f"lm_decay({now_sql}, a.occurred_at, {hl_sql})", now_params + hl_params
+        # The engine's age is (now - then) in whole microseconds / 10**6 / 86400, each step rounded
+        # once. date_part('epoch') is a double of the microseconds / 10**6; for any time between 1834
+        # and 2106 it is within 0.24 µs of the exact value and its product with 10**6 adds at most
+        # 0.25 µs, under half a microsecond in all, so ROUND(x * 10**6) gives back the exact
+        # microseconds and the rest is the engine's own float arithmetic, in doubles: no numeric per
+        # activity, which cost a quarter of the batch. Without a half-life the divisor is infinite:
+        # 0.5 ^ 0 = 1.0.
+        hl_sql, hl_params = self.by_type(
+            "a.activity_type_id", half_lives, "CAST('Infinity' AS DOUBLE PRECISION)"
+        )
+        now_us = (self.now - EPOCH) // timedelta(microseconds=1)
+        age = (
+            "GREATEST(CAST(%s AS DOUBLE PRECISION) - ROUND(date_part('epoch', a.occurred_at) * 1e6::float8), 0)"
+            " / 1e6::float8 / 86400::float8"
+        )
+        # PostgreSQL raises an error where 0.5 ^ x underflows (x > 1075, e.g. two years at a
+        # half-life of one day) and Python returns 0.0; capped at 1074 it is the smallest double,
+        # 5e-324, which no score rounded to a whole number can tell from 0.
+        return f"POWER(0.5::float8, LEAST({age} / {hl_sql}, 1074))", [float(now_us), *hl_params]
 
     # --- the sales queue (mirrors leads/queue.py: next_queue_state) ----------------------------
 
@@ -161,37 +202,19 @@ class RescoreSQL:
             return far_sql, far_params
         return f"(CASE {bucket_column} {' '.join(whens)} ELSE {far_sql} END)", params + far_params
 
-    def queue_state_select(self) -> tuple[str, list]:
-        """Join the new scores with each lead's queue state: recycled?, in the queue now (q)?"""
-        now_sql, now_params = self.ts(self.now)
-        query = f"""
-WITH rc AS (
-    SELECT r.id AS id,
-           CASE WHEN l.closed_out AND r.in_queue AND (ob.rank IS NULL OR nb.rank > ob.rank)
-                     AND (l.cool_off_until IS NULL OR l.cool_off_until <= {now_sql})
-                THEN 1 ELSE 0 END AS recycle
-    FROM lm_rescore r
-    JOIN {LEAD} l ON l.id = r.id
-    JOIN {BUCKET} nb ON nb.matrix_id = %s AND nb.key = r.bucket
-    LEFT JOIN {BUCKET} ob ON ob.matrix_id = %s AND ob.key = l.bucket
-)
-SELECT r.id AS id, r.fit_points AS fit_points, r.persona AS persona, r.score AS score, r.grade AS grade,
-       r.bucket AS bucket, r.bucket_priority AS bucket_priority, rc.recycle AS recycle,
-       CASE WHEN r.in_queue AND (NOT l.closed_out OR rc.recycle = 1) THEN 1 ELSE 0 END AS q,
-       l.in_queue AS old_q, l.bucket AS old_bucket
-FROM lm_rescore r JOIN {LEAD} l ON l.id = r.id JOIN rc ON rc.id = r.id
-"""
-        return query, [*now_params, self.matrix_id, self.matrix_id]
-
     # --- the statement ------------------------------------------------------------------------
 
     def select(self, *, low: int, high: int | None, type_ids: dict[str, int]) -> tuple[str, list]:
-        """SELECT id, fit_points, persona, score, grade, rank for leads with low < id <= high."""
+        """One row per lead with low < id <= high: new scores, bucket and queue state, and the old ones.
+
+        Columns: id, fit_points, persona, score, grade, bucket, bucket_priority, in_queue (of the new
+        bucket), recycle and q (1 or 0: recycled, in the queue after this), old_bucket, old_q.
+        """
         m = self.matrix
         weights = [w for w in m.weights if w.activity_type in type_ids]
         ids = {w.activity_type: type_ids[w.activity_type] for w in weights}
         rank = {b.key: b.rank for b in m.buckets}
-        params: list = []
+        real = self.real
 
         lead_range = "l.id > %s" + (" AND l.id <= %s" if high is not None else "")
         range_params = [low] + ([high] if high is not None else [])
@@ -199,49 +222,53 @@ FROM lm_rescore r JOIN {LEAD} l ON l.id = r.id JOIN rc ON rc.id = r.id
 
         fit_sql, fit_params = self.fit_sum()
         persona_sql, persona_params = self.persona_case()
-
-        # Decay per activity: the engine's factor, by the type's half-life.
-        half_lives = {ids[w.activity_type]: w.half_life_days for w in weights if w.half_life_days is not None}
-        hl_sql, hl_params = self.by_type("a.activity_type_id", half_lives)
-        if self.pg:
-            now_sql, now_params = self.ts(self.now)
-            age = (
-                f"{self.greatest(f'EXTRACT(EPOCH FROM ({now_sql} - a.occurred_at))::float8', '0')} / 86400.0"
-            )
-            decay_sql = f"(CASE WHEN {hl_sql} IS NULL THEN 1.0 ELSE POWER(0.5, {age} / {hl_sql}) END)"
-            decay_params = hl_params + now_params + hl_params
-        else:
-            now_sql, now_params = self.ts(self.now)
-            decay_sql = f"lm_decay({now_sql}, a.occurred_at, {hl_sql})"
-            decay_params = now_params + hl_params
+        decay_sql, decay_params = self.decay(ids, weights)
 
         breadth = m.breadth
-        since_sql, since_params = self.ts(self.now - timedelta(days=breadth.window_days if breadth else 0))
+        # Aggregates cost per activity, so each runs only where a rule reads it: the count inside
+        # the breadth window only with breadth, the latest time only for types whose floor or
+        # ceiling lasts `override_days`.
+        if breadth is None:
+            recent_sql, recent_params = "0", []
+        else:
+            since_sql, since_params = self.ts(self.now - timedelta(days=breadth.window_days))
+            recent_sql = f"COUNT(*) FILTER (WHERE a.occurred_at >= {since_sql})"
+            recent_params = since_params
+        timed_ids = [
+            ids[w.activity_type]
+            for w in weights
+            if (w.floor_bucket or w.ceiling_bucket) and w.override_days is not None
+        ]
+        if timed_ids:
+            last_sql = f"MAX(a.occurred_at) FILTER (WHERE a.activity_type_id IN ({', '.join(['%s'] * len(timed_ids))}))"
+        else:
+            last_sql, timed_ids = "NULL", []
 
-        # Per type: points × persona multiplier × decayed count, clamped to ±cap.
+        # Per type: points × persona multiplier × decayed count, clamped to ±cap. The factors are
+        # doubles multiplied in the engine's order, so the products are the engine's to the last bit.
         points_sql, points_params = self.by_type(
-            "p.type_id", {ids[w.activity_type]: w.points for w in weights}, "0"
+            "p.type_id", {ids[w.activity_type]: float(w.points) for w in weights}, real("0")
         )
         mult_whens, mult_params = [], []
         for w in weights:
             for persona_key, multiplier in w.persona_multipliers.items():
-                mult_whens.append("WHEN p.type_id = %s AND f.persona = %s THEN %s")
+                mult_whens.append(f"WHEN p.type_id = %s AND f.persona = %s THEN {real('%s')}")
                 mult_params += [ids[w.activity_type], persona_key, float(multiplier)]
-        mult_sql = f"(CASE {' '.join(mult_whens)} ELSE 1.0 END)" if mult_whens else "1.0"
+        mult_sql = f"(CASE {' '.join(mult_whens)} ELSE {real('1.0')} END)" if mult_whens else real("1.0")
         cap_sql, cap_params = self.by_type(
-            "p.type_id", {ids[w.activity_type]: w.cap for w in weights if w.cap is not None}
+            "p.type_id", {ids[w.activity_type]: float(w.cap) for w in weights if w.cap is not None}
         )
         raw = f"({points_sql} * {mult_sql} * p.decayed)"
-        raw_params = points_params + mult_params
-        capped = (
-            f"(CASE WHEN {cap_sql} IS NULL THEN {raw} "
-            f"WHEN {raw} > 0 THEN {self.least(raw, cap_sql)} "
-            # `0 - x`, not `-x`: PostgreSQL cannot type a unary minus on a bare NULL (no caps at all).
-            f"ELSE {self.greatest(raw, f'0 - {cap_sql}')} END)"
-        )
-        capped_params = (
-            cap_params + raw_params + raw_params + raw_params + cap_params + raw_params + cap_params
-        )
+        # The engine's cap, min(x, cap) if x > 0 else max(x, -cap), is max(min(x, cap), -cap) for a
+        # cap >= 0 (the field is a PositiveIntegerField): x appears once, so it is computed once.
+        if not cap_params:
+            capped, capped_params = raw, points_params + mult_params
+        elif self.pg:  # LEAST and GREATEST skip a NULL cap
+            capped = f"GREATEST(LEAST({raw}, {cap_sql}), 0 - {cap_sql})"
+            capped_params = points_params + mult_params + cap_params + cap_params
+        else:  # SQLite's MIN and MAX return NULL for a NULL cap
+            capped = f"COALESCE(MAX(MIN({raw}, {cap_sql}), 0 - {cap_sql}), {raw})"
+            capped_params = points_params + mult_params + cap_params * 2 + points_params + mult_params
 
         # Bucket floors and ceilings, while the type's latest activity is inside its window.
         def override(kind: str) -> tuple[str, list]:
@@ -251,11 +278,11 @@ FROM lm_rescore r JOIN {LEAD} l ON l.id = r.id JOIN rc ON rc.id = r.id
                 if not target:
                     continue
                 if w.override_days is None:
-                    whens.append("WHEN t.type_id = %s THEN %s")
+                    whens.append("WHEN p.type_id = %s THEN %s")
                     p += [ids[w.activity_type], rank[target]]
                 else:
                     t_sql, t_params = self.ts(self.now - timedelta(days=w.override_days))
-                    whens.append(f"WHEN t.type_id = %s AND t.last_at >= {t_sql} THEN %s")
+                    whens.append(f"WHEN p.type_id = %s AND p.last_at >= {t_sql} THEN %s")
                     p += [ids[w.activity_type], *t_params, rank[target]]
             # A typed NULL: PostgreSQL reads a bare NULL as text and cannot compare it with a rank.
             return (f"(CASE {' '.join(whens)} ELSE NULL END)" if whens else "CAST(NULL AS INTEGER)"), p
@@ -264,98 +291,137 @@ FROM lm_rescore r JOIN {LEAD} l ON l.id = r.id JOIN rc ON rc.id = r.id
         ceiling_sql, ceiling_params = override("ceiling")
 
         if breadth is None:
-            breadth_sql, breadth_params = "0", []
+            breadth_sql, breadth_params = real("0"), []
         else:
-            units = (
-                "COALESCE(e.recent_acts, 0)"
-                if breadth.measure == engine.BREADTH_ACTIVITIES
-                else "COALESCE(e.recent_types, 0)"
-            )
-            breadth_sql = f"({units} * %s)"
+            units = "e.recent_acts" if breadth.measure == engine.BREADTH_ACTIVITIES else "e.recent_types"
+            breadth_sql = f"CAST(COALESCE({units}, 0) * %s AS {self.real_type})"
             breadth_params = [breadth.points]
             if breadth.cap is not None:
-                breadth_sql = self.least(
-                    f"CAST({breadth_sql} AS REAL)" if not self.pg else f"({breadth_sql})::float8", "%s"
-                )
+                breadth_sql = self.least(breadth_sql, real("%s"))
                 breadth_params = [breadth.points, float(breadth.cap)]
 
         a, b, c = m.grade_cutoffs
-        band_whens, band_params = [], []
-        for band in m.bands:
-            if band.high is None:
-                band_whens.append("WHEN s.score >= %s THEN %s")
-                band_params += [band.low, band.key]
-            else:
-                band_whens.append("WHEN s.score >= %s AND s.score <= %s THEN %s")
-                band_params += [band.low, band.high, band.key]
+        # The routing grid as integer tests only: per grade (by the cutoffs), the first band that
+        # holds the score, as the engine's band_for picks it, gives the cell's bucket rank.
         grid_whens, grid_params = [], []
-        for (grade, band_key), bucket_key in m.grid.items():
-            grid_whens.append("WHEN g.grade = %s AND g.band = %s THEN %s")
-            grid_params += [grade, band_key, rank[bucket_key]]
+        for grade, cutoff in (("A", a), ("B", b), ("C", c), ("D", None)):
+            band_whens, band_params = [], []
+            for band in m.bands:
+                cell = m.grid.get((grade, band.key))
+                if band.high is None:
+                    band_whens.append("WHEN s.score >= %s THEN %s")
+                    band_params += [band.low, rank.get(cell)]
+                else:
+                    band_whens.append("WHEN s.score >= %s AND s.score <= %s THEN %s")
+                    band_params += [band.low, band.high, rank.get(cell)]
+            cell_sql = f"CAST(CASE {' '.join(band_whens)} END AS INTEGER)"
+            if cutoff is None:
+                grid_whens.append(f"ELSE {cell_sql}")
+                grid_params += band_params
+            else:
+                grid_whens.append(f"WHEN s.fit_points >= %s THEN {cell_sql}")
+                grid_params += [cutoff, *band_params]
+        # The old bucket's rank in this matrix (NULL for a bucket it does not have), for recycling.
+        old_rank_whens, old_rank_params = [], []
+        for bucket in m.buckets:
+            old_rank_whens.append("WHEN %s THEN %s")
+            old_rank_params += [bucket.key, bucket.rank]
+        now_sql, now_params = self.ts(self.now)
 
-        weighted_ids = sorted(ids.values()) or [-1]
-        score_expr = self.greatest(f"CAST(FLOOR(COALESCE(e.total, 0) + {breadth_sql} + 0.5) AS INTEGER)", "0")
+        # Only weighted types count. The test runs once per activity, so it names the shorter list
+        # of types, and is left out when the matrix weights every type (as the starting one does).
+        weighted = sorted(ids.values())
+        unweighted = sorted(set(type_ids.values()) - set(weighted))
+        if not unweighted:
+            type_filter, type_params = "", []
+        elif weighted and len(unweighted) < len(weighted):
+            type_filter = f" AND a.activity_type_id NOT IN ({', '.join(['%s'] * len(unweighted))})"
+            type_params = unweighted
+        else:
+            type_filter = f" AND a.activity_type_id IN ({', '.join(['%s'] * max(len(weighted), 1))})"
+            type_params = weighted or [-1]
+        score_expr = self.greatest(
+            f"CAST(FLOOR(COALESCE(e.total, {real('0')}) + {breadth_sql} + {real('0.5')}) AS INTEGER)", "0"
+        )
+        # Every CTE that later steps read more than once is MATERIALIZED: inlined, PostgreSQL would
+        # copy the decayed sums and the score into every CASE that reads them (a 2 MB expression
+        # tree per batch, evaluated many times over per lead).
         query = f"""
-WITH fit AS (
-    SELECT l.id AS id, {fit_sql} AS fit_points, {persona_sql} AS persona
+WITH fit AS MATERIALIZED (
+    SELECT l.id AS id, {fit_sql} AS fit_points, {persona_sql} AS persona,
+           l.bucket AS old_bucket, l.in_queue AS old_in_queue, l.closed_out AS closed_out,
+           l.cool_off_until AS cool_off_until
     FROM {LEAD} l WHERE {lead_range}
 ),
 per_type AS (
     SELECT a.lead_id AS lead_id, a.activity_type_id AS type_id,
            SUM({decay_sql}) AS decayed,
-           SUM(CASE WHEN a.occurred_at >= {since_sql} THEN 1 ELSE 0 END) AS recent,
-           MAX(a.occurred_at) AS last_at
+           {recent_sql} AS recent, {last_sql} AS last_at
     FROM {ACTIVITY} a
-    WHERE {act_range} AND a.activity_type_id IN ({", ".join(["%s"] * len(weighted_ids))})
+    WHERE {act_range}{type_filter}
     GROUP BY a.lead_id, a.activity_type_id
 ),
 typed AS (
-    SELECT p.lead_id AS lead_id, p.type_id AS type_id, p.recent AS recent, p.last_at AS last_at,
-           {capped} AS pts
+    SELECT p.lead_id AS lead_id, p.recent AS recent, {capped} AS pts,
+           {floor_sql} AS floor_rank, {ceiling_sql} AS ceiling_rank
     FROM per_type p JOIN fit f ON f.id = p.lead_id
 ),
 eng AS (
     SELECT t.lead_id AS lead_id, SUM(t.pts) AS total, SUM(t.recent) AS recent_acts,
            SUM(CASE WHEN t.recent > 0 THEN 1 ELSE 0 END) AS recent_types,
-           MAX({floor_sql}) AS floor_rank, MIN({ceiling_sql}) AS ceiling_rank
+           MAX(t.floor_rank) AS floor_rank, MIN(t.ceiling_rank) AS ceiling_rank
     FROM typed t GROUP BY t.lead_id
 ),
-scored AS (
+scored AS MATERIALIZED (
     SELECT f.id AS id, f.fit_points AS fit_points, f.persona AS persona, {score_expr} AS score,
-           e.floor_rank AS floor_rank, e.ceiling_rank AS ceiling_rank
+           e.floor_rank AS floor_rank, e.ceiling_rank AS ceiling_rank,
+           f.old_bucket AS old_bucket, f.old_in_queue AS old_in_queue, f.closed_out AS closed_out,
+           f.cool_off_until AS cool_off_until
     FROM fit f LEFT JOIN eng e ON e.lead_id = f.id
 ),
-graded AS (
+routed AS MATERIALIZED (
     SELECT s.*,
            CASE WHEN s.fit_points >= %s THEN 'A' WHEN s.fit_points >= %s THEN 'B'
                 WHEN s.fit_points >= %s THEN 'C' ELSE 'D' END AS grade,
-           CASE {" ".join(band_whens)} END AS band
+           CASE {" ".join(grid_whens)} END AS grid_rank,
+           CASE s.old_bucket {" ".join(old_rank_whens)} ELSE NULL END AS old_rank
     FROM scored s
 ),
-routed AS (
-    SELECT g.*, CASE {" ".join(grid_whens)} END AS grid_rank FROM graded g
-),
-floored AS (
-    SELECT r.*, CASE WHEN r.floor_rank IS NOT NULL AND r.floor_rank > r.grid_rank
-                     THEN r.floor_rank ELSE r.grid_rank END AS floored_rank
+bucketed AS (
+    SELECT r.*, CASE WHEN r.ceiling_rank IS NOT NULL AND r.ceiling_rank < (
+                         CASE WHEN r.floor_rank IS NOT NULL AND r.floor_rank > r.grid_rank
+                              THEN r.floor_rank ELSE r.grid_rank END)
+                     THEN r.ceiling_rank
+                     WHEN r.floor_rank IS NOT NULL AND r.floor_rank > r.grid_rank THEN r.floor_rank
+                     ELSE r.grid_rank END AS rank
     FROM routed r
+),
+queued AS (
+    -- The sales queue, as leads/queue.py: next_queue_state decides it.
+    SELECT x.*, bk.key AS bucket, bk.priority AS bucket_priority, bk.in_queue AS in_queue,
+           CASE WHEN x.closed_out AND bk.in_queue AND (x.old_rank IS NULL OR x.rank > x.old_rank)
+                     AND (x.cool_off_until IS NULL OR x.cool_off_until <= {now_sql})
+                THEN 1 ELSE 0 END AS recycle
+    FROM bucketed x JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank = x.rank
 )
-SELECT x.id AS id, x.fit_points AS fit_points, x.persona AS persona, x.score AS score, x.grade AS grade,
-       bk.key AS bucket, bk.priority AS bucket_priority, bk.in_queue AS in_queue
-FROM floored x
-JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank =
-     (CASE WHEN x.ceiling_rank IS NOT NULL AND x.ceiling_rank < x.floored_rank
-           THEN x.ceiling_rank ELSE x.floored_rank END)
+SELECT q.id AS id, q.fit_points AS fit_points, q.persona AS persona, q.score AS score, q.grade AS grade,
+       q.bucket AS bucket, q.bucket_priority AS bucket_priority, q.in_queue AS in_queue,
+       q.recycle AS recycle,
+       CASE WHEN q.in_queue AND (NOT q.closed_out OR q.recycle = 1) THEN 1 ELSE 0 END AS q,
+       q.old_bucket AS old_bucket, q.old_in_queue AS old_q
+FROM queued q
 """
-        params += fit_params + persona_params + range_params
-        params += decay_params + since_params + range_params + weighted_ids
-        params += capped_params
-        params += floor_params + ceiling_params
+        params = fit_params + persona_params + range_params
+        params += decay_params + recent_params + timed_ids + range_params + type_params
+        params += capped_params + floor_params + ceiling_params
         params += breadth_params
-        params += [a, b, c, *band_params]
-        params += grid_params
-        params += [self.matrix_id]
+        params += [a, b, c, *grid_params, *old_rank_params]
+        params += [*now_params, self.matrix_id]
         return query, params
+
+    def queue_state_select(self) -> tuple[str, list]:
+        """The batch table's new scores and queue state (`q`), as the impact preview reads them."""
+        return f"SELECT * FROM {BATCH}", []
 
     def run_batch(self, *, low: int, high: int | None, cause: str) -> BatchCounts:
         """Rescore leads with low < id <= high inside the caller's transaction."""
@@ -368,37 +434,39 @@ JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank =
         now_sql, now_params = self.ts(self.now)
         with connection.cursor() as cur:
             if self.pg:
-                # At a million leads the planner picks nested loops (and JIT-compiles them) for the
-                # batch statement; measured with bench_scoring: 2,285 s for a full rescore as planned,
-                # 56 s with these two settings, for this transaction only.
+                # Measured with bench_scoring at a million leads: JIT compiles the batch statement for
+                # longer than it runs, so it is off for this transaction.
                 cur.execute("SET LOCAL jit = off")
-                cur.execute("SET LOCAL enable_nestloop = off")
+                # The batch's sorts and hashes fit in memory instead of spilling to temporary files.
+                cur.execute("SET LOCAL work_mem = '64MB'")
+                # A batch need not wait for its commit to reach the disk: the run's progress is saved
+                # by a later, synchronous commit, which flushes the log up to and past this one.
+                cur.execute("SET LOCAL synchronous_commit = off")
                 # Lock the batch in id order, as incremental rescoring does, so the two never deadlock
                 # and no activity recorded meanwhile is overwritten by a stale score.
                 cur.execute(
                     f"SELECT COUNT(*) FROM (SELECT id FROM {LEAD} WHERE {lead_range} ORDER BY id FOR UPDATE) locked",
                     range_params,
                 )
-                cur.execute("DROP TABLE IF EXISTS lm_rescore")
-                cur.execute(f"CREATE TEMP TABLE lm_rescore ON COMMIT DROP AS {query}", params)
+                cur.execute(f"DROP TABLE IF EXISTS {BATCH}")
+                # The planner cannot estimate how many leads the per-type sums group into (it assumes
+                # 200) and would join the batch's leads to them by a nested loop: 20,000 x 20,000
+                # comparisons, over a minute per batch. For this statement only; the statements after
+                # it join the batch table to leads_lead by id, which a nested loop does best.
+                cur.execute("SET LOCAL enable_nestloop = off")
+                cur.execute(f"CREATE TEMP TABLE {BATCH} ON COMMIT DROP AS {query}", params)
+                cur.execute("SET LOCAL enable_nestloop = on")
             else:
-                cur.execute("DROP TABLE IF EXISTS temp.lm_rescore")
-                cur.execute(f"CREATE TEMP TABLE lm_rescore AS {query}", params)
-            cur.execute("SELECT COUNT(*) FROM lm_rescore")
+                cur.execute(f"DROP TABLE IF EXISTS temp.{BATCH}")
+                cur.execute(f"CREATE TEMP TABLE {BATCH} AS {query}", params)
+            cur.execute(f"SELECT COUNT(*) FROM {BATCH}")
             leads = cur.fetchone()[0]
-            next_sql, next_params = self.queue_state_select()
-            if self.pg:
-                cur.execute("DROP TABLE IF EXISTS lm_next")
-                cur.execute(f"CREATE TEMP TABLE lm_next ON COMMIT DROP AS {next_sql}", next_params)
-            else:
-                cur.execute("DROP TABLE IF EXISTS temp.lm_next")
-                cur.execute(f"CREATE TEMP TABLE lm_next AS {next_sql}", next_params)
             cur.execute(
                 f"""INSERT INTO {TRANSITION}
                         (lead_id, from_bucket, to_bucket, in_queue, grade, score, matrix_id, cause, at, by_id)
                     SELECT n.id, n.old_bucket, n.bucket, (n.q = 1), n.grade, n.score, %s,
                            CASE WHEN n.recycle = 1 THEN 'recycle' ELSE %s END, {now_sql}, NULL
-                    FROM lm_next n WHERE n.old_bucket <> n.bucket OR n.old_q <> (n.q = 1) ORDER BY n.id""",
+                    FROM {BATCH} n WHERE n.old_bucket <> n.bucket OR n.old_q <> (n.q = 1) ORDER BY n.id""",
                 [self.matrix_id, cause, *now_params],
             )
             transitions = cur.rowcount
@@ -409,6 +477,7 @@ JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank =
             due_sql, due_params = self.due_for_bucket("n.bucket")
             far_sql, far_params = self.ts(FAR_FUTURE)
             entering = "(n.q = 1 AND NOT n.old_q)"
+            # The id range as well as the join: it lets PostgreSQL read only this batch's index range.
             cur.execute(
                 f"""UPDATE {LEAD} SET {assignments},
                         in_queue = (n.q = 1),
@@ -422,9 +491,10 @@ JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank =
                                       WHEN n.q = 1 THEN {LEAD}.due_at
                                       ELSE {far_sql} END,
                         scored_version_id = %s, scored_at = {now_sql}
-                    FROM lm_next n
-                    WHERE {LEAD}.id = n.id AND ({differs} OR {LEAD}.in_queue {distinct} (n.q = 1)
-                          OR n.recycle = 1 OR {LEAD}.scored_version_id {distinct} %s)""",
+                    FROM {BATCH} n
+                    WHERE {LEAD}.id = n.id AND {lead_range.replace("id", f"{LEAD}.id")}
+                          AND ({differs} OR {LEAD}.in_queue {distinct} (n.q = 1)
+                               OR n.recycle = 1 OR {LEAD}.scored_version_id {distinct} %s)""",
                 [
                     *now_params,
                     *due_params,
@@ -432,12 +502,12 @@ JOIN {BUCKET} bk ON bk.matrix_id = %s AND bk.rank =
                     *far_params,
                     self.matrix_id,
                     *now_params,
+                    *range_params,
                     self.matrix_id,
                 ],
             )
             changed = cur.rowcount
-            cur.execute("DROP TABLE lm_next")
-            cur.execute("DROP TABLE lm_rescore")
+            cur.execute(f"DROP TABLE {BATCH}")
         return BatchCounts(leads=leads, changed=changed, transitions=transitions)
 
 

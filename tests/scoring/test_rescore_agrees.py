@@ -5,7 +5,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -366,3 +366,43 @@ def test_a_matrix_without_floors_or_ceilings_rescores(weights):
     rescore_all(cause=Transition.Cause.PUBLISH, now=NOW, matrix=matrix)
 
     assert outcomes([lead.pk]) == {lead.pk: expected(plain, lead, activities)}
+
+
+def test_activities_decayed_to_nothing_score_as_in_the_engine():
+    # 0.5 ** 1200 is below the smallest double: Python gives 0.0, PostgreSQL's POWER an error.
+    plain = simple_matrix(weights=(weight("web_visit", 10, half_life_days=0.5),))
+    matrix = store_matrix(plain, status=ScoringMatrix.Status.DRAFT)
+    activities = [act("web_visit", 600), act("web_visit", 0.5)]
+    lead = store_lead(0, {}, activities)
+
+    rescore_all(cause=Transition.Cause.PUBLISH, now=NOW, matrix=matrix)
+
+    assert outcomes([lead.pk]) == {lead.pk: expected(plain, lead, activities)}
+    assert Lead.objects.get(pk=lead.pk).score == 5
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="side by side only on PostgreSQL")
+def test_batches_side_by_side_give_the_result_of_one_by_one_and_progress_in_id_order():
+    ids = [lead.pk for lead in ten_leads()]
+    columns = [*OUTCOME, "scored_version", "scored_at", "due_at", "queue_entered_at"]
+    calls = []
+    side = rescore_all(
+        cause=Transition.Cause.PUBLISH, now=NOW, batch_size=2, workers=3, progress=lambda *a: calls.append(a)
+    )
+    side_rows = list(Lead.objects.order_by("pk").values_list(*columns))
+    side_moves = sorted(Transition.objects.values_list("lead_id", "from_bucket", "to_bucket", "score"))
+    Transition.objects.all().delete()
+    forget_scores(ids)
+    Lead.objects.update(bucket="", in_queue=False)
+
+    with transaction.atomic():  # in a caller's transaction the batches run one by one
+        one = rescore_all(cause=Transition.Cause.PUBLISH, now=NOW, batch_size=2, workers=3)
+
+    assert side_rows == list(Lead.objects.order_by("pk").values_list(*columns))
+    assert side_moves == sorted(
+        Transition.objects.values_list("lead_id", "from_bucket", "to_bucket", "score")
+    )
+    assert (side.leads, side.changed, side.transitions, side.batches) == (10, 10, 10, 6)
+    assert (one.leads, one.changed, one.transitions, one.batches) == (10, 10, 10, 6)
+    assert calls == [(2 * n, 10, ids[2 * n - 1]) for n in range(1, 6)] + [(10, 10, ids[9])]

@@ -48,6 +48,9 @@ class Command(BaseCommand):
             "--read-seconds", type=float, default=5.0, help="Seconds of reads with nothing running."
         )
         parser.add_argument("--batch-size", type=int, help="rescore_all batch size.")
+        parser.add_argument(
+            "--workers", type=int, help="Batches rescored side by side (default: RESCORE_WORKERS)."
+        )
         parser.add_argument("--seed", type=int, default=20261123, help="Seed for random picks.")
         parser.add_argument(
             "--pg-set",
@@ -83,6 +86,9 @@ class Command(BaseCommand):
         if any(not name or not value for name, _, value in pairs):
             raise CommandError("--pg-set takes NAME=VALUE, e.g. --pg-set jit=off.")
         opts["pg_settings"] = [(name.strip(), value.strip()) for name, _, value in pairs]
+        if opts["pg_settings"]:
+            # The settings wrap this process's one connection; side-by-side batches use others.
+            opts["workers"] = 1
         if opts["rescore_only"]:
             return self.rescore_only(opts)
         steps = [s.strip() for s in opts["steps"].split(",") if s.strip()]
@@ -110,6 +116,7 @@ class Command(BaseCommand):
                 now=datetime.fromisoformat(opts["now"]),
                 matrix=matrix,
                 batch_size=opts["batch_size"],
+                workers=opts["workers"],
                 start_after=opts["start_after"],
             )
         result = {
@@ -134,6 +141,7 @@ class Run:
         self.n = opts["leads"]
         self.m = opts["activities_per_lead"]
         self.batch_size = opts["batch_size"] or settings.LEADMATRIX["RESCORE_BATCH_SIZE"]
+        self.workers = opts["workers"] or settings.LEADMATRIX["RESCORE_WORKERS"]
         self.pg_settings = opts["pg_settings"]
         self.rows: list[tuple[str, str, str]] = []  # (figure, value, target and verdict)
         self.floor_seconds: tuple[float, float] | None = None
@@ -153,7 +161,7 @@ class Run:
             f"PostgreSQL {facts['server_version']} (shared_buffers {facts['shared_buffers']}, "
             f"work_mem {facts['work_mem']}, jit {facts['jit']}); {os.cpu_count()} CPUs, load "
             f"average {load()}; code {bench.code_fingerprint()}; {self.n:,} leads x {self.m} "
-            f"activities; batch size {self.batch_size:,}; steps {','.join(self.steps)}."
+            f"activities; batch size {self.batch_size:,}, {self.workers} worker(s); steps {','.join(self.steps)}."
         )
         if self.pg_settings:
             self.say(
@@ -224,6 +232,7 @@ class Run:
                 now=self.now,
                 cause="publish",
                 batch_size=self.batch_size,
+                workers=self.workers,
                 pg_settings=self.pg_settings,
             )
             full = self.full
@@ -248,13 +257,17 @@ class Run:
         self.full_rescore()
         bench.checkpoint()
         with connection.execute_wrapper(bench.batch_select_settings(self.pg_settings)):
-            same = rescore_all(cause="publish", now=self.now, batch_size=self.batch_size)
+            same = rescore_all(
+                cause="publish", now=self.now, batch_size=self.batch_size, workers=self.workers
+            )
         self.say(f"Rescore again at the same now: {same.seconds:.2f} s, {same.changed:,} written.")
         self.row("rescore again, same now", f"{same.seconds:.2f} s", f"{same.changed:,} written")
 
         bench.checkpoint()
         with connection.execute_wrapper(bench.batch_select_settings(self.pg_settings)):
-            decay = rescore_all(cause="decay", now=self.later, batch_size=self.batch_size)
+            decay = rescore_all(
+                cause="decay", now=self.later, batch_size=self.batch_size, workers=self.workers
+            )
         self.say(
             f"Decay refresh at now + 1 day: {decay.seconds:.2f} s, {decay.changed:,} written, "
             f"{decay.transitions:,} transitions."
@@ -273,6 +286,7 @@ class Run:
             cause="publish",
             start_after=start_after,
             batch_size=self.batch_size,
+            workers=self.workers,
             pg_settings=self.pg_settings,
         )
         ratio = full.maxrss_kb / small.maxrss_kb
@@ -311,6 +325,7 @@ class Run:
             now=self.later,
             cause="publish",
             batch_size=self.batch_size,
+            workers=self.workers,
             pg_settings=self.pg_settings,
             while_running=lambda done: bench.read_loop(busy, done),
         )
