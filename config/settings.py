@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "scoring",
     "leads",
     "feedback",
+    "leads.imports",
 ]
 
 MIDDLEWARE = [
@@ -121,6 +122,9 @@ STORAGES = {
 # Without collectstatic (development, tests) whitenoise serves files straight from the finders.
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded import files wait here between upload and import (deleted when the import finishes).
+# Web and worker processes must share it when they run on different machines.
+IMPORTS_DIR = Path(env_str("LEADMATRIX_IMPORTS_DIR", str(MEDIA_ROOT / "imports")))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -200,6 +204,9 @@ LEADMATRIX = {
     # How often the decay refresh may run, and the page size of lists.
     "QUEUE_PAGE_SIZE": env_int("QUEUE_PAGE_SIZE", 50, minimum=5),
     "RESCORE_BATCH_SIZE": env_int("RESCORE_BATCH_SIZE", 20000, minimum=100),
+    # CSV imports: the largest file accepted, and how long a file not imported is kept.
+    "IMPORT_MAX_MB": env_int("IMPORT_MAX_MB", 50, minimum=1),
+    "IMPORT_RETENTION_HOURS": env_int("IMPORT_RETENTION_HOURS", 24, minimum=1),
     # Serves /bench/bare/, the baseline page of the queue benchmark; off unless asked for.
     "BENCH_ROUTES": env_bool("LEADMATRIX_BENCH_ROUTES", False),
 }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("matrix/", include("scoring.urls")),
     path("leads/", include("leads.urls")),
+    path("imports/", include("leads.imports.urls")),
     path("", include("feedback.urls")),
     path("admin/", admin.site.urls),
 ]
