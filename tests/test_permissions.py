@@ -6,11 +6,13 @@ from django.utils import timezone
 from feedback.models import Reason
 from scoring.models import RescoreRun, ScoringMatrix
 from tests.factories import make_lead, make_queue_lead
+from tests.imports.helpers import upload
 
 PEOPLE = ["anonymous", "marketer", "manager", "rep", "rep2", "outsider", "admin_user"]
 SIGNED_IN = {"marketer", "manager", "rep", "rep2", "outsider", "admin_user"}
 READERS = {"marketer", "manager", "rep", "rep2", "admin_user"}
 SALES = {"manager", "rep", "rep2"}
+IMPORTERS = {"marketer", "admin_user"}
 
 # GET pages -> the people who get 200. Everyone else signed in gets 403, except where a lead is out
 # of reach (another rep's lead: 404); anonymous visitors are sent to sign in (302).
@@ -31,6 +33,12 @@ PAGES = {
     "/reasons/": {"manager"},
     "/notifications/": SALES,
     "/admin/": {"admin_user"},
+    "/leads/export.csv": READERS,
+    "/imports/": IMPORTERS,
+    "/imports/{import_job}/": IMPORTERS,
+    "/imports/{import_job}/mapping/": IMPORTERS,
+    "/imports/{import_job}/preview/": IMPORTERS,
+    "/imports/{import_job}/rejected.csv": IMPORTERS,
 }
 NOT_FOUND = {("/leads/{riley_lead}/", "rep2"), ("/leads/{riley_lead}/outcome/", "rep2")}
 
@@ -42,6 +50,8 @@ ACTIONS = {
     "/leads/{riley_lead}/outcome/": ({"manager", "rep"}, 204),
     "/reasons/{reason}/toggle/": ({"manager"}, 302),
     "/reasons/{reason}/rename/": ({"manager"}, 302),
+    "/imports/": (IMPORTERS, 400),  # allowed, but no file sent
+    "/imports/{import_job}/start/": (IMPORTERS, 302),
 }
 ACTION_DATA = {
     "/leads/queue/assign/": {"lead": "{lead}", "owner": ""},
@@ -52,8 +62,10 @@ ACTION_DATA = {
 
 
 @pytest.fixture
-def objects(db, rep):
+def objects(db, rep, settings, tmp_path):
+    settings.IMPORTS_DIR = tmp_path
     lead = make_lead()
+    import_job = upload("Email\nann@example.org\n")
     riley_lead = make_queue_lead(owner=rep)
     run = RescoreRun.objects.create(
         matrix=ScoringMatrix.objects.active(), cause="publish", scored_at=lead.created_at
@@ -64,6 +76,7 @@ def objects(db, rep):
         "riley": rep.pk,
         "run": run.pk,
         "reason": Reason.objects.first().pk,
+        "import_job": import_job.pk,
         "since": timezone.now().isoformat().replace("+", "%2B"),
     }
 

@@ -108,7 +108,7 @@ def detect_encoding(path: Path) -> str:
             if head.startswith(signature):
                 raise FileProblem(f"This is {what}, not a CSV file. Save it as CSV and upload that.")
         if b"\x00" in head:
-            raise FileProblem("This is not a CSV file: it holds binary data.")
+            raise FileProblem("This is not a CSV file: it holds binary data (NUL bytes).")
         raw.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         undefined = False

@@ -24,7 +24,7 @@ from leads.ingest import ActivityIn, IngestError, LeadIn, record_activities, ups
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # rows per transaction: progress moves often, and a batch's locks are short
+BATCH = 1000  # rows per transaction: progress moves every second or so, and locks stay short
 PREVIEW_CHECKED = 1000  # rows checked before anything is written
 PREVIEW_SHOWN = 10
 
