@@ -63,7 +63,7 @@ class MappingForm(forms.Form):
                 initial=job.mapping.get(header, SKIP),
                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
-        if job.kind in DATE_TARGETS:
+        if job.kind in DATE_TARGETS or keeps_attributes(job.kind):
             self.fields["day_first"] = forms.TypedChoiceField(
                 label="Dates like 04/05/2024 are",
                 choices=[("1", "4 May (day first)"), ("0", "5 April (month first)")],
@@ -72,7 +72,10 @@ class MappingForm(forms.Form):
                 widget=forms.Select(attrs={"class": "form-select"}),
             )
         self.fields["remember"] = forms.BooleanField(
-            label="Remember this mapping for files with the same columns", required=False, initial=True
+            label="Remember this mapping for files with the same columns",
+            required=False,
+            initial=True,
+            widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
         )
 
     def columns(self):

@@ -6,11 +6,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from feedback.history import OutcomeIn
 from leads.imports.models import ImportJob, SavedMapping
@@ -66,6 +67,7 @@ TARGETS: dict[str, list[Target]] = {
             "Company size",
             "employees",
             "number of employees",
+            "no of employees",
             "employee count",
             "headcount",
             "size",
@@ -243,11 +245,11 @@ def remember_mapping(*, kind: str, headers: list[str], mapping: dict, options: d
 
 
 def guess_options(*, kind: str, mapping: dict[str, str], samples: list[Row]) -> dict:
-    """Options read off the first rows: whether the date column puts the day first."""
+    """Options read off the first rows: whether dates put the day first (the date column's, else any)."""
     column = next((h for h, key in mapping.items() if key == DATE_TARGETS.get(kind)), None)
-    if column is None:
-        return {"day_first": True}
-    guessed = guess_day_first([row.values[column] for row in samples if row.values.get(column)])
+    columns = [column] if column else list(mapping)
+    values = [row.values[c] for row in samples for c in columns if row.values.get(c)]
+    guessed = guess_day_first(values)
     return {"day_first": True if guessed is None else guessed}
 
 
@@ -286,18 +288,18 @@ def convert_row(*, kind: str, row: Row, mapping: dict, options: dict, lookups: L
         raise RowError(row.problem)
     fields: dict[str, str] = {}
     extras: dict[str, str] = {}
+    day_first = bool(options.get("day_first", True))
     for header, key in mapping.items():
         value = row.values.get(header)
         if value is None or key == SKIP:
             continue
         if key == ATTRIBUTE:
-            extras[attribute_key(header)] = _attribute_value(value)
+            extras[attribute_key(header)] = _attribute_value(value, day_first=day_first)
         else:
             fields[key] = value
     email = _email(fields.get("email"))
     if kind == ImportJob.Kind.LEADS:
         return LeadIn(email=email, profile=_profile(fields), attributes=extras)
-    day_first = bool(options.get("day_first", True))
     if kind == ImportJob.Kind.ACTIVITIES:
         return _activity(email, fields, extras, day_first=day_first, lookups=lookups, now=now)
     return _outcome(email, fields, day_first=day_first, lookups=lookups, now=now)
@@ -343,13 +345,24 @@ def _profile(fields: dict[str, str]) -> dict:
     return profile
 
 
-def _attribute_value(value: str) -> str:
-    """Attributes are text; numbers written with separators become plain numbers the matrix can compare."""
+def _attribute_value(value: str, *, day_first: bool) -> str:
+    """Attributes are text, written so the matrix can compare them: plain numbers, ISO dates.
+
+    `1,234` and `3,5` become `1234` and `3.5`; `05/03/2024` and `5 Mar 2024 14:30` become
+    `2024-03-05` and `2024-03-05T14:30:00+00:00`. Anything else is kept as it was typed.
+    """
     if re.fullmatch(r"[+-]?\d{1,3}([.,' ]\d{3})+([.,]\d+)?|[+-]?\d+,\d+", value):
         try:
             return str(parse_number(value))
         except ValueError:
             pass
+    if re.search(r"\d[./-]\d|[^\W\d_]{3}", value) and re.search(r"\d{4}|\d[./-]\d{1,2}[./-]\d", value):
+        try:
+            moment = parse_datetime(value, day_first=day_first)
+        except ValueError:
+            return value
+        local = timezone.localtime(moment)
+        return local.date().isoformat() if local.time() == time() else moment.isoformat()
     return value
 
 

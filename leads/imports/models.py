@@ -72,6 +72,11 @@ class ImportJob(models.Model):
         return Path(settings.IMPORTS_DIR) / self.stored_name if self.stored_name else None
 
     @property
+    def encoding_name(self) -> str:
+        names = {"utf-8-sig": "UTF-8 (with byte-order mark)", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
+        return names.get(self.encoding, self.encoding.upper())
+
+    @property
     def percent(self) -> int:
         if self.status == self.Status.DONE:
             return 100
