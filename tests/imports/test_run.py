@@ -223,3 +223,24 @@ def test_importing_any_file_a_second_time_changes_nothing(marketer, rows, delimi
     assert (second.created, second.updated) == (0, 0)
     assert second.rejected == first.rejected
     assert snapshot() == before
+
+
+def test_files_of_imports_never_run_are_removed_after_the_retention_time(marketer, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from leads.imports.run import purge_stale_uploads
+
+    settings.LEADMATRIX = settings.LEADMATRIX | {"IMPORT_RETENTION_HOURS": 24}
+    old, fresh, running = upload(LEADS, by=marketer), upload(LEADS, by=marketer), upload(LEADS, by=marketer)
+    ImportJob.objects.filter(pk__in=[old.pk, running.pk]).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    ImportJob.objects.filter(pk=running.pk).update(status=ImportJob.Status.RUNNING)
+    assert purge_stale_uploads() == 1
+    assert not old.path.exists() and fresh.path.exists() and running.path.exists()
+    old.refresh_from_db()
+    assert old.stored_name == "" and not old.can_start
+    call_command("purge_imports")  # the command for cron runs the same service
