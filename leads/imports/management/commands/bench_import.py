@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 from django.conf import settings
@@ -83,9 +84,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--rows", type=int, nargs="+", default=[5000, 50000])
         parser.add_argument("--child", type=int, help="internal: run one size in this process")
+        parser.add_argument(
+            "--trace",
+            action="store_true",
+            help="also trace Python allocations (tracemalloc): slower, but shows what Python itself holds",
+        )
 
-    def handle(self, *args, rows, child, **options):
+    def handle(self, *args, rows, child, trace, **options):
         if child:
+            if trace:
+                tracemalloc.start()
             self.stdout.write(json.dumps(self.one(child)))
             return
         self.stdout.write(
@@ -94,7 +102,14 @@ class Command(BaseCommand):
         )
         for n in rows:
             result = subprocess.run(
-                [sys.executable, sys.argv[0], "bench_import", "--child", str(n)],
+                [
+                    sys.executable,
+                    sys.argv[0],
+                    "bench_import",
+                    "--child",
+                    str(n),
+                    *(["--trace"] if trace else []),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -104,6 +119,7 @@ class Command(BaseCommand):
                 f"{n:>7} {r['file_mb']:>5.1f} {r['seconds']:>12.1f}s {r['cpu']:>6.1f}s {n / r['seconds']:>7.0f} "
                 f"{r['again_seconds']:>6.1f}s {r['peak_mb']:>7.0f}MB {r['start_mb']:>5.0f}MB {r['load']:>5.1f}   "
                 f"created {r['created']}, rejected {r['rejected']}, again: duplicate {r['again_duplicate']}"
+                + (f", Python heap peak {r['python_peak_mb']:.1f}MB" if trace else "")
             )
 
     def one(self, rows: int) -> dict:
@@ -131,6 +147,7 @@ class Command(BaseCommand):
                 "created": job.created,
                 "rejected": job.rejected,
                 "again_duplicate": again.duplicate,
+                "python_peak_mb": tracemalloc.get_traced_memory()[1] / 1e6 if tracemalloc.is_tracing() else 0,
             }
 
     def run(self, path: Path) -> ImportJob:
