@@ -202,3 +202,38 @@ def test_text_that_is_not_a_date_is_refused(text):
 )
 def test_the_date_order_is_guessed_from_the_values(values, expected):
     assert guess_day_first(values) is expected
+
+
+MISSING = st.sampled_from(
+    ["", " ", "N/A", "n/a", "#N/A", "Select", "-- Select --", "null", "NULL", "-", "none", "nan"]
+)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z]{1,8}@example\.org", fullmatch=True),
+            st.one_of(st.none(), st.from_regex(r"[A-Z][a-z]{1,8}", fullmatch=True)),
+            st.one_of(st.none(), st.integers(0, 10**9)),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    data=st.data(),
+)
+def test_any_placeholder_reads_as_missing_and_any_thousands_style_as_the_number(tmp_path, rows, data):
+    written = []
+    for email, name, number in rows:
+        style = data.draw(st.sampled_from([",", ".", " ", "'", ""]))
+        written.append(
+            [
+                email,
+                data.draw(MISSING) if name is None else name,
+                data.draw(MISSING) if number is None else f"{number:,}".replace(",", style),
+            ]
+        )
+    _, read = read_back(write(tmp_path, encode(written, delimiter=";")))
+    assert [[r[0], r[1], None if r[2] is None else int(parse_number(r[2]))] for r in read] == [
+        list(r) for r in rows
+    ]
