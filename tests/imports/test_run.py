@@ -244,3 +244,24 @@ def test_files_of_imports_never_run_are_removed_after_the_retention_time(markete
     old.refresh_from_db()
     assert old.stored_name == "" and not old.can_start
     call_command("purge_imports")  # the command for cron runs the same service
+
+
+def test_a_failed_import_resumes_from_the_page(client, marketer, django_capture_on_commit_callbacks):
+    job = upload(LEADS, by=marketer)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.FAILED, error="The import stopped: boom"
+    )
+    client.force_login(marketer)
+    assert "Resume the import" in client.get(f"/imports/{job.pk}/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/imports/{job.pk}/start/")
+    job.refresh_from_db()
+    assert (job.status, job.created, job.error) == (ImportJob.Status.DONE, 2, "")
+
+
+def test_the_admin_lists_imports_read_only(client, admin_user, marketer):
+    job = upload(LEADS, by=marketer, name="admin-view.csv")
+    client.force_login(admin_user)
+    assert "admin-view.csv" in client.get("/admin/imports/importjob/").content.decode()
+    assert client.get(f"/admin/imports/importjob/{job.pk}/change/").status_code == 200  # a view, no save
+    assert client.post(f"/admin/imports/importjob/{job.pk}/change/", {}).status_code == 403
