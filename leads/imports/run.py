@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -207,7 +207,7 @@ def _import_batch(job: ImportJob, batch: list[Row], *, lookups: Lookups, now: da
     counts = {"created": 0, "updated": 0, "duplicate": 0}
     store = STORE[job.kind]
     try:
-        results = store([item for _, item in ready], by=job.created_by, now=now)
+        results = _store_retrying(store, [item for _, item in ready], by=job.created_by, now=now)
         outcomes = list(zip(ready, results, strict=True))
     except (IngestError, HistoryError):
         # One item spoils the batch's transaction: store the rows one by one to find it.
@@ -228,6 +228,19 @@ def _import_batch(job: ImportJob, batch: list[Row], *, lookups: Lookups, now: da
         seen.add(key)
         counts[result] += 1
     return counts, rejections
+
+
+def _store_retrying(store, items, *, by, now) -> list[str]:
+    """Store a batch; once more if another import or the API created one of its leads meanwhile.
+
+    The services insert new leads in one statement inside their own savepoint, so a lead created
+    concurrently fails that statement and nothing of it stays; the second try finds the lead and
+    updates it instead.
+    """
+    try:
+        return store(items, by=by, now=now)
+    except IntegrityError:
+        return store(items, by=by, now=now)
 
 
 def _store_leads(items, *, by, now) -> list[str]:

@@ -265,3 +265,24 @@ def test_the_admin_lists_imports_read_only(client, admin_user, marketer):
     assert "admin-view.csv" in client.get("/admin/imports/importjob/").content.decode()
     assert client.get(f"/admin/imports/importjob/{job.pk}/change/").status_code == 200  # a view, no save
     assert client.post(f"/admin/imports/importjob/{job.pk}/change/", {}).status_code == 403
+
+
+def test_a_lead_created_meanwhile_by_someone_else_is_updated_on_a_second_try(marketer, monkeypatch):
+    from django.db import IntegrityError
+
+    import leads.imports.run as run
+
+    real, calls = run.upsert_leads, []
+
+    def racing(items, **kwargs):
+        calls.append(len(items))
+        if len(calls) == 1:  # as if the API created ann@ between our SELECT and our INSERT
+            make_lead(email="ann@example.org", company="From the API")
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(items, **kwargs)
+
+    monkeypatch.setattr(run, "upsert_leads", racing)
+    job = import_file(LEADS, by=marketer)
+    assert job.status == ImportJob.Status.DONE and len(calls) == 2
+    assert (job.created, job.updated, job.rejected) == (1, 1, 2)
+    assert Lead.objects.get(email="ann@example.org").company == "Acme"
