@@ -21,6 +21,7 @@ from leads.imports.mapping import Lookups, RowError, convert_row, guess_options,
 from leads.imports.models import ImportJob, Rejection
 from leads.imports.reading import FileFormat, FileProblem, Row, inspect_file, read_rows
 from leads.ingest import ActivityIn, IngestError, LeadIn, record_activities, upsert_leads
+from leads.models import Lead
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,10 @@ class Preview:
 def shown_fields(item) -> tuple[dict[str, object], dict[str, str]]:
     """An item's fields by mapping key, and its kept columns, as the preview shows them."""
     if isinstance(item, LeadIn):
-        return {"email": item.email, **item.profile}, item.attributes
+        profile = dict(item.profile)
+        if "seniority" in profile:
+            profile["seniority"] = Lead.Seniority(profile["seniority"]).label
+        return {"email": item.email, **profile}, item.attributes
     if isinstance(item, ActivityIn):
         fields = {"email": item.email, "activity_type": item.activity_type, "occurred_at": item.occurred_at}
         return fields | {"source": item.source, "event_id": item.source_event_id}, item.properties
