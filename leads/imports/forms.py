@@ -32,13 +32,18 @@ class UploadForm(forms.Form):
         help_text="Comma, semicolon or tab separated; UTF-8, UTF-16 or Latin-1; the first line names the columns.",
     )
 
+    @staticmethod
+    def too_large_message() -> str:
+        return (
+            f"The file is larger than {settings.LEADMATRIX['IMPORT_MAX_MB']} MB; split it into smaller files."
+        )
+
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        limit = settings.LEADMATRIX["IMPORT_MAX_MB"]
         if upload.size == 0:
             raise forms.ValidationError("The file is empty.")
-        if upload.size > limit * 1024 * 1024:
-            raise forms.ValidationError(f"The file is larger than {limit} MB; split it into smaller files.")
+        if upload.size > settings.LEADMATRIX["IMPORT_MAX_MB"] * 1024 * 1024:
+            raise forms.ValidationError(self.too_large_message())
         if Path(upload.name or "").suffix.lower() in SPREADSHEET_SUFFIXES:
             raise forms.ValidationError(
                 "This is a spreadsheet, not a CSV file. Save it as CSV (File → Save as → CSV) and upload that."

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from config.exports import csv_response
@@ -31,15 +33,27 @@ from leads.imports.run import (
     shown_fields,
     start_import,
 )
+from leads.imports.uploads import SizeLimitHandler
 
 
-@role_required(MARKETING, staff=True)
+@csrf_exempt  # only so the size limit is in place before the body is read; csrf_protect follows
 def index(request: HttpRequest) -> HttpResponse:
     """Upload a file (leads, activities or outcomes) and see the recent imports."""
+    limit = settings.LEADMATRIX["IMPORT_MAX_MB"] * 1024 * 1024
+    request.upload_handlers.insert(0, SizeLimitHandler(request, limit=limit))
+    return _index(request)
+
+
+@csrf_protect
+@role_required(MARKETING, staff=True)
+def _index(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if getattr(request, "upload_too_large", False):
+            form.is_valid()
+            form.errors["file"] = form.error_class([UploadForm.too_large_message()])  # not "required"
+        elif form.is_valid():
             purge_stale_uploads()
             try:
                 job = create_import(

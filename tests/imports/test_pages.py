@@ -128,7 +128,31 @@ def test_an_oversized_file_is_refused(client, marketer, settings):
     client.force_login(marketer)
     response = post_file(client, "Email\n" + "a@example.org\n" * 90_000)
     assert response.status_code == 400
-    assert "larger than 1 MB" in response.content.decode()
+    text = response.content.decode()
+    assert "larger than 1 MB" in text and "This field is required" not in text
+    assert not ImportJob.objects.exists()
+
+
+def test_the_upload_handler_stops_storing_a_file_past_the_limit(rf):
+    from django.core.files.uploadhandler import SkipFile
+
+    from leads.imports.uploads import SizeLimitHandler
+
+    request = rf.post("/imports/")
+    handler = SizeLimitHandler(request, limit=10)
+    assert handler.receive_data_chunk(b"12345", 0) == b"12345"
+    with pytest.raises(SkipFile):
+        handler.receive_data_chunk(b"678901", 5)
+    assert request.upload_too_large
+
+
+def test_an_upload_without_the_csrf_token_is_refused(marketer):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(marketer)
+    response = post_file(client, FILE)
+    assert response.status_code == 403 and not ImportJob.objects.exists()
 
 
 def test_a_file_without_a_kind_or_file_is_a_form_error(client, marketer):
