@@ -196,9 +196,14 @@ def keeps_attributes(kind: str) -> bool:
     return kind in {ImportJob.Kind.LEADS, ImportJob.Kind.ACTIVITIES}
 
 
+# The columns the rejected-rows download adds; skipped when that file, fixed, is imported again.
+REJECTION_COLUMNS = ("rejected row", "rejection reason")
+
+
 def header_signature(headers: list[str]) -> str:
     """One fingerprint for a set of column names, whatever their order, case or spacing."""
-    return hashlib.sha256("\n".join(sorted(_norm(h) for h in headers)).encode()).hexdigest()
+    own = [h for h in headers if h not in REJECTION_COLUMNS]
+    return hashlib.sha256("\n".join(sorted(_norm(h) for h in own)).encode()).hexdigest()
 
 
 def suggest_mapping(*, kind: str, headers: list[str]) -> tuple[dict[str, str], SavedMapping | None]:
@@ -206,20 +211,22 @@ def suggest_mapping(*, kind: str, headers: list[str]) -> tuple[dict[str, str], S
 
     A column whose name fits no field is kept as an attribute (leads, activities) or skipped.
     """
-    saved = SavedMapping.objects.filter(kind=kind, signature=header_signature(headers)).first()
-    if saved and set(saved.mapping) == set(headers):
-        return dict(saved.mapping), saved
+    own = [h for h in headers if h not in REJECTION_COLUMNS]
+    added = {h: SKIP for h in headers if h in REJECTION_COLUMNS}
+    saved = SavedMapping.objects.filter(kind=kind, signature=header_signature(own)).first()
+    if saved and set(saved.mapping) - set(REJECTION_COLUMNS) == set(own):
+        return {h: saved.mapping[h] for h in own} | added, saved
     by_alias = {alias: t.key for t in targets_for(kind) for alias in t.aliases}
     mapping: dict[str, str] = {}
     taken: set[str] = set()
-    for header in headers:
+    for header in own:
         key = by_alias.get(_norm(header))
         if key and key not in taken:
             mapping[header] = key
             taken.add(key)
         else:
             mapping[header] = ATTRIBUTE if keeps_attributes(kind) else SKIP
-    return mapping, None
+    return mapping | added, None
 
 
 def mapping_problems(*, kind: str, mapping: dict[str, str]) -> list[str]:

@@ -17,7 +17,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from feedback.history import HistoryError, record_historical_outcomes
-from leads.imports.mapping import Lookups, RowError, convert_row, guess_options, suggest_mapping
+from leads.imports.mapping import (
+    ATTRIBUTE,
+    SKIP,
+    Lookups,
+    RowError,
+    attribute_key,
+    convert_row,
+    guess_options,
+    suggest_mapping,
+    targets_for,
+)
 from leads.imports.models import ImportJob, Rejection
 from leads.imports.reading import FileFormat, FileProblem, Row, inspect_file, read_rows
 from leads.ingest import ActivityIn, IngestError, LeadIn, record_activities, upsert_leads
@@ -130,6 +140,30 @@ def preview_import(*, job: ImportJob, now: datetime | None = None) -> Preview:
         if len(preview.rows) < PREVIEW_SHOWN:
             preview.rows.append((row.number, item))
     return preview
+
+
+def preview_page(*, job: ImportJob) -> dict:
+    """What the preview page shows: the mapped fields as columns, the first rows in them, the problems."""
+    from feedback.models import Reason
+
+    labels = {t.key: t.label for t in targets_for(job.kind)}
+    used = {key for key in job.mapping.values() if key not in (SKIP, ATTRIBUTE)}
+    columns = [(key, label) for key, label in labels.items() if key in used]
+    result = preview_import(job=job)
+    reasons = dict(Reason.objects.values_list("pk", "label"))
+    rows = []
+    for number, item in result.rows:
+        fields, extras = shown_fields(item)
+        if "reason" in fields:
+            fields["reason"] = reasons.get(fields["reason"])
+        rows.append((number, [fields.get(key) for key, _ in columns], extras))
+    return {
+        "preview": result,
+        "rows": rows,
+        "columns": columns,
+        "kept": [attribute_key(h) for h, key in job.mapping.items() if key == ATTRIBUTE],
+        "skipped": [h for h, key in job.mapping.items() if key == SKIP],
+    }
 
 
 def start_import(*, job: ImportJob, enqueue: bool = True) -> ImportJob:

@@ -12,25 +12,16 @@ from django.views.decorators.http import require_POST
 
 from config.exports import csv_response
 from config.roles import MARKETING, role_required
-from feedback.models import Reason
 from leads.imports.forms import MappingForm, UploadForm
-from leads.imports.mapping import (
-    ATTRIBUTE,
-    SKIP,
-    attribute_key,
-    remember_mapping,
-    suggest_mapping,
-    targets_for,
-)
+from leads.imports.mapping import REJECTION_COLUMNS, remember_mapping, suggest_mapping
 from leads.imports.models import ImportJob
 from leads.imports.reading import DELIMITER_NAMES, FileProblem
 from leads.imports.run import (
     create_import,
     earlier_import,
-    preview_import,
+    preview_page,
     purge_stale_uploads,
     sample_rows,
-    shown_fields,
     start_import,
 )
 from leads.imports.uploads import SizeLimitHandler
@@ -44,9 +35,10 @@ def index(request: HttpRequest) -> HttpResponse:
     return _index(request)
 
 
-@csrf_protect
 @role_required(MARKETING, staff=True)
+@csrf_protect
 def _index(request: HttpRequest) -> HttpResponse:
+    """The upload page proper: access first, then the CSRF check, then the form."""
     form = UploadForm(request.POST or None, request.FILES or None)
     status = 200
     if request.method == "POST":
@@ -102,26 +94,7 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     if not job.can_start:
         return redirect(job)
-    labels = {t.key: t.label for t in targets_for(job.kind)}
-    used = [key for key in job.mapping.values() if key not in (SKIP, ATTRIBUTE)]
-    kept = [attribute_key(h) for h, key in job.mapping.items() if key == ATTRIBUTE]
-    columns = [(key, labels[key]) for key in labels if key in used]
-    result = preview_import(job=job)
-    reasons = dict(Reason.objects.values_list("pk", "label"))
-    rows = []
-    for number, item in result.rows:
-        fields, extras = shown_fields(item)
-        if "reason" in fields:
-            fields["reason"] = reasons.get(fields["reason"])
-        rows.append((number, [fields.get(key) for key, _ in columns], extras))
-    context = {
-        "job": job,
-        "preview": result,
-        "rows": rows,
-        "columns": columns,
-        "kept": kept,
-        "skipped": [h for h, key in job.mapping.items() if key == SKIP],
-    }
+    context = {"job": job, **preview_page(job=job)}
     return render(request, "imports/preview.html", context)
 
 
@@ -149,7 +122,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(MARKETING, staff=True)
 def rejected_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    """The rejected rows as a CSV with the original columns, the row number and the reason."""
+    """The rejected rows with their original columns, the row number and the reason, ready to fix and re-import."""
     job = get_object_or_404(ImportJob, pk=pk)
     rows = (
         [*cells, *[""] * (len(job.headers) - len(cells)), row, reason]
@@ -157,4 +130,5 @@ def rejected_csv(request: HttpRequest, pk: int) -> HttpResponse:
         .values_list("row", "reason", "cells")
         .iterator(2000)
     )
-    return csv_response(f"rejected-rows-{job.pk}.csv", [*job.headers, "row", "reason"], rows)
+    header = [*job.headers, *REJECTION_COLUMNS]
+    return csv_response(f"rejected-rows-{job.pk}.csv", header, rows)

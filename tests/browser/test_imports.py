@@ -60,7 +60,7 @@ def test_a_marketer_imports_leads_then_outcomes_and_fixes_the_rejected_rows(
     with page.expect_download() as download:
         page.get_by_test_id("rejected-download").click()
     rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
-    assert rows[0][-2:] == ["row", "reason"] and rows[1][0] == "not-an-email"
+    assert rows[0][-2:] == ["rejected row", "rejection reason"] and rows[1][0] == "not-an-email"
     ann = Lead.objects.get(email="ann@example.org")
     assert (ann.first_name, ann.company, ann.company_size, ann.attributes) == (
         "Anné",

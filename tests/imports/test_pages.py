@@ -185,7 +185,15 @@ def test_rejected_rows_download_as_csv_with_reasons_and_no_formulas(client, mark
     response = client.get(f"/imports/{job.pk}/rejected.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff"))))
-    assert rows[0] == ["Email", "Vorname", "Firma", "Mitarbeiter", "Webinar visits", "row", "reason"]
+    assert rows[0] == [
+        "Email",
+        "Vorname",
+        "Firma",
+        "Mitarbeiter",
+        "Webinar visits",
+        "rejected row",
+        "rejection reason",
+    ]
     assert rows[1][:3] == ["'=bad", "Evil", '\'=HYPERLINK("http://x")']
     assert rows[1][5] == "3" and rows[1][6].startswith("email:")
 
@@ -217,3 +225,26 @@ def test_the_upload_page_lists_recent_imports(client, marketer):
     upload(FILE, by=marketer, name="spring-fair.csv")
     client.force_login(marketer)
     assert "spring-fair.csv" in client.get("/imports/").content.decode()
+
+
+def test_the_rejected_rows_fixed_import_again_with_the_same_mapping(client, marketer):
+    client.force_login(marketer)
+    post_file(client, FILE)
+    job = ImportJob.objects.get()
+    client.post(f"/imports/{job.pk}/mapping/", mapping_data(job, Firma="company", Mitarbeiter="company_size"))
+    client.post(f"/imports/{job.pk}/start/")
+    from leads.imports.run import run_import
+
+    run_import(job.pk)
+    body = b"".join(client.get(f"/imports/{job.pk}/rejected.csv").streaming_content).decode("utf-8-sig")
+    fixed = body.replace("'=bad", "evil@example.org").replace("'=HYPERLINK", "HYPERLINK")
+
+    post_file(client, fixed.encode(), name="fixed.csv")
+    again = ImportJob.objects.latest("pk")
+    assert again.mapping["Firma"] == "company" and again.mapping["Mitarbeiter"] == "company_size"
+    assert again.mapping["rejected row"] == again.mapping["rejection reason"] == ""  # skipped
+    client.post(f"/imports/{again.pk}/start/")
+    again = run_import(again.pk)
+    assert (again.created, again.rejected) == (1, 0)
+    evil = Lead.objects.get(email="evil@example.org")
+    assert evil.company == 'HYPERLINK("http://x")' and evil.attributes == {"webinar_visits": "1"}
