@@ -187,17 +187,20 @@ def read_rows(path: Path, fmt: FileFormat) -> Iterator[Row]:
 # --- values ------------------------------------------------------------------------------------
 
 # Cells that mean "nothing here": what forms and exports put in place of a value. Compared after
-# dropping everything but letters and digits, so "N/A", "n.a.", "#N/A" and "-- Select --" all match.
-PLACEHOLDERS = frozenset(
-    {"", "na", "nan", "null", "none", "nil", "select", "pleaseselect", "selectone", "blank", "notset"}
-)
+# dropping everything but letters and digits, so "-- Select --", "NULL" and "(blank)" all match.
+PLACEHOLDERS = frozenset({"", "null", "none", "select", "pleaseselect", "selectone", "notset"})
+# These are placeholders only when written with punctuation or in one exact spelling: "N/A", "n.a.",
+# "#N/A", "NA", "NaN" and "(blank)" are, the surnames "Na" and "Blank" and the name "Nan" are not.
+PUNCTUATED = frozenset({"na", "blank"})
+EXACT = frozenset({"NA", "NaN", "nan", "NAN"})
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
 
 def clean(value: str) -> str | None:
     """The cell's text with surrounding and repeated spaces removed; None for a placeholder."""
     text = " ".join(value.replace("\x00", "").split())
-    if _NOT_ALNUM.sub("", text).lower() in PLACEHOLDERS:
+    key = _NOT_ALNUM.sub("", text).lower()
+    if key in PLACEHOLDERS or text in EXACT or (key in PUNCTUATED and key != text.lower()):
         return None
     return text
 

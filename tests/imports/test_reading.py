@@ -128,7 +128,17 @@ def test_placeholders_mean_missing(value):
     assert clean(value) is None
 
 
-@pytest.mark.parametrize(("value", "expected"), [(" Ann  Lee ", "Ann Lee"), ("0", "0"), ("Nancy", "Nancy")])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (" Ann  Lee ", "Ann Lee"),
+        ("0", "0"),
+        ("Nancy", "Nancy"),
+        ("Na", "Na"),
+        ("Nan", "Nan"),
+        ("Blank", "Blank"),
+    ],
+)
 def test_real_values_are_kept_with_spaces_tidied(value, expected):
     assert clean(value) == expected
 
@@ -214,7 +224,13 @@ MISSING = st.sampled_from(
     rows=st.lists(
         st.tuples(
             st.from_regex(r"[a-z]{1,8}@example\.org", fullmatch=True),
-            st.one_of(st.none(), st.from_regex(r"[A-Z][a-z]{1,8}", fullmatch=True)),
+            # Names, but not the words that are placeholders themselves ("None", "Null", "Select").
+            st.one_of(
+                st.none(),
+                st.from_regex(r"[A-Z][a-z]{1,8}", fullmatch=True).filter(
+                    lambda n: n.lower() not in {"none", "null", "select"}
+                ),
+            ),
             st.one_of(st.none(), st.integers(0, 10**9)),
         ),
         min_size=1,
