@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "scoring",
     "leads",
     "feedback",
+    "leads.imports",
 ]
 
 MIDDLEWARE = [
@@ -136,6 +137,9 @@ STORAGES = {
 # Without collectstatic (development, tests) whitenoise serves files straight from the finders.
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded import files wait here between upload and import (deleted when the import finishes).
+# Web and worker processes must share it when they run on different machines.
+IMPORTS_DIR = Path(env_str("LEADMATRIX_IMPORTS_DIR", str(MEDIA_ROOT / "imports")))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -239,6 +243,9 @@ LEADMATRIX = {
     "RESCORE_BATCH_SIZE": env_int("RESCORE_BATCH_SIZE", 20000, minimum=100),
     # Batches a full rescore runs side by side on PostgreSQL, each on its own connection.
     "RESCORE_WORKERS": env_int("RESCORE_WORKERS", 2, minimum=1),
+    # CSV imports: the largest file accepted, and how long a file not imported is kept.
+    "IMPORT_MAX_MB": env_int("IMPORT_MAX_MB", 50, minimum=1),
+    "IMPORT_RETENTION_HOURS": env_int("IMPORT_RETENTION_HOURS", 24, minimum=1),
     # Serves /bench/bare/, the baseline page of the queue benchmark; off unless asked for.
     "BENCH_ROUTES": env_bool("LEADMATRIX_BENCH_ROUTES", False),
 }

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/two-factor/verify/", account_views.verify, name="two_factor_verify"),
     path("matrix/", include("scoring.urls")),
     path("leads/", include("leads.urls")),
+    path("imports/", include("leads.imports.urls")),
     path("", include("feedback.urls")),
     path("admin/", admin.site.urls),
 ]

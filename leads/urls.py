@@ -5,6 +5,7 @@ from leads import views
 app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="list"),
+    path("export.csv", views.lead_export, name="export"),
     path("queue/", views.queue, name="queue"),
     path("queue/arrivals/", views.queue_arrivals, name="arrivals"),
     path("queue/assign/", views.assign, name="assign"),

@@ -9,11 +9,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from config.exports import csv_response
 from config.roles import MARKETING, ROLES, SALES_MANAGER, SALES_REP, has_role, role_required
 from leads.assignment import AssignmentError, assign_leads, claim_lead, reps, round_robin
 from leads.models import Lead
 from leads.selectors import (
+    EXPORT_FIELDS,
     QueueFilters,
+    lead_export_rows,
     lead_page,
     new_in_queue_since,
     queue_filter_choices,
@@ -150,6 +153,19 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {"page": page, "buckets": ScoringMatrix.objects.active().buckets.all(), "params": request.GET}
     template = "leads/list.html#results" if request.htmx else "leads/list.html"
     return render(request, template, context)
+
+
+@role_required(*ROLES, staff=True)
+def lead_export(request: HttpRequest) -> HttpResponse:
+    """The lead list with its current filters as a CSV file, safe to open in a spreadsheet."""
+    header = [*(name.replace("owner__username", "owner") for name in EXPORT_FIELDS)]
+    rows = lead_export_rows(
+        user=request.user,
+        q=request.GET.get("q", ""),
+        grade=request.GET.get("grade", ""),
+        bucket=request.GET.get("bucket", ""),
+    )
+    return csv_response(f"leads-{timezone.localdate():%Y-%m-%d}.csv", header, rows)
 
 
 @role_required(*ROLES, staff=True)

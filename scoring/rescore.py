@@ -98,9 +98,30 @@ def rescore_leads(lead_ids: Iterable[int], *, cause: str, now: datetime | None =
                         by=by,
                     )
                 )
-        Lead.objects.bulk_update(leads, SCORE_FIELDS)
+        save_fields(leads, SCORE_FIELDS)
         Transition.objects.bulk_create(transitions)
     return leads
+
+
+def save_fields(leads: list[Lead], fields: list[str]) -> None:
+    """Write some fields of many leads: one prepared UPDATE, run once per lead (executemany).
+
+    `bulk_update` builds a CASE with a branch per lead for every field; compiling that costs about
+    ten milliseconds per lead in batches of a thousand, far more than scoring them. A prepared
+    statement run many times costs a small fraction (psycopg pipelines it on PostgreSQL).
+    """
+    if not leads:
+        return
+    columns = [Lead._meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
+    statement = f"UPDATE {quote(Lead._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+    rows = [
+        [c.get_db_prep_save(getattr(lead, c.attname), connection) for c in columns] + [lead.pk]
+        for lead in leads
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
 
 
 def apply_result(

@@ -18,9 +18,11 @@ from django.utils import timezone
 
 from config.audit.models import AuditEntry
 from feedback.models import Disposition, Reason
+from leads.imports.models import ImportJob
 from leads.models import Lead
 from scoring.models import Approval, FitCriterion, Proposal, ProposalComment, RescoreRun, ScoringMatrix
 from tests.factories import make_lead, make_queue_lead
+from tests.imports.helpers import upload
 from tests.scoring.governance_helpers import active, draft_of, proposed, set_points, weight
 
 PEOPLE = ["anonymous", "marketer", "manager", "rep", "rep2", "outsider", "admin_user"]
@@ -31,6 +33,7 @@ SALES = frozenset({"manager", "rep", "rep2"})
 REPS = frozenset({"rep", "rep2"})
 MANAGER = frozenset({"manager"})
 STAFF = frozenset({"admin_user"})
+IMPORTERS = frozenset({"marketer", "admin_user"})
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,15 @@ ROWS = [
     Row("POST", "/reasons/{reason}/toggle/", MANAGER, 302),
     Row("POST", "/reasons/{reason}/rename/", MANAGER, 302, {"label": "Budget frozen"}),
     Row("GET", "/notifications/", SALES),
+    # CSV imports and exports.
+    Row("GET", "/leads/export.csv", READERS),
+    Row("GET", "/imports/", IMPORTERS),
+    Row("POST", "/imports/", IMPORTERS, 400),  # allowed, but no file sent
+    Row("GET", "/imports/{import_job}/", IMPORTERS),
+    Row("GET", "/imports/{import_job}/mapping/", IMPORTERS),
+    Row("GET", "/imports/{import_job}/preview/", IMPORTERS),
+    Row("GET", "/imports/{import_job}/rejected.csv", IMPORTERS),
+    Row("POST", "/imports/{import_job}/start/", IMPORTERS, 302),
     # The admin: staff only; everyone else is sent to its sign-in page.
     Row("GET", "/admin/", STAFF),
     Row("GET", "/admin/audit/auditentry/", STAFF),
@@ -149,12 +161,14 @@ SPECIAL = {
 
 # URLs under these prefixes have no rows yet, on purpose: the admin's own pages (the staff rows above
 # stand for them), and the API, imports and reports, whose rows come with their branches.
-UNLISTED_PREFIXES = ("admin/", "api/", "imports/", "reports/")
+UNLISTED_PREFIXES = ("admin/", "api/", "reports/")
 
 
 @pytest.fixture
-def objects(db, marketer, rep):
+def objects(db, marketer, rep, settings, tmp_path):
+    settings.IMPORTS_DIR = tmp_path
     lead = make_lead()
+    import_job = upload("Email\nann@example.org\n")
     riley_lead = make_queue_lead(owner=rep)
     run = RescoreRun.objects.create(matrix=active(), cause="publish", scored_at=lead.created_at)
     draft = draft_of(marketer)
@@ -174,6 +188,7 @@ def objects(db, marketer, rep):
         "foreign": weight(active(), "whitepaper_download").pk,
         "criterion": draft.criteria.first().pk,
         "proposal": proposal.pk,
+        "import_job": import_job.pk,
     }
 
 
@@ -190,6 +205,7 @@ def _state() -> tuple:
         sorted(Lead.objects.values_list("pk", "owner_id")),
         Disposition.objects.count(),
         sorted(Reason.objects.values_list("pk", "label", "active")),
+        sorted(ImportJob.objects.values_list("pk", "status")),
     )
 
 

@@ -1,0 +1,9 @@
+"""Imports keep uploaded files under IMPORTS_DIR: each test gets its own empty directory."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def imports_dir(settings, tmp_path):
+    settings.IMPORTS_DIR = tmp_path / "imports"
+    return settings.IMPORTS_DIR
