@@ -91,7 +91,7 @@ def suggest(*, matrix: ScoringMatrix) -> dict:
     suggested = _suggested_matrix(current, features, coefs, factor)
     for feature, coef in zip(features, coefs, strict=True):
         feature["coef"] = round(float(coef), 4)
-        feature["suggested"] = round(coef * factor)
+        feature["suggested"] = _points(feature, coef, factor)
         feature.update(_evidence(feature, leads))
     test_leads = [leads[i] for i in test]
     model_auc = _auc([lead["converted"] for lead in test_leads], list(model.predict_proba(x[test])[:, 1]))
@@ -248,7 +248,7 @@ def _suggested_matrix(matrix: engine.Matrix, features, coefs, factor: float) -> 
     added = []
     weights = {w.activity_type: w for w in matrix.weights}
     for feature, coef in zip(features, coefs, strict=True):
-        points = round(coef * factor)
+        points = _points(feature, coef, factor)
         if feature["kind"] == "criterion":
             criteria[feature["index"]] = replace(criteria[feature["index"]], points=points)
         elif feature["kind"] == "candidate" and points:
@@ -269,7 +269,7 @@ def _suggested_matrix(matrix: engine.Matrix, features, coefs, factor: float) -> 
 def _points(feature: dict, coef: float, factor: float) -> int:
     if not feature["evidence"]:
         return feature["current"] or 0
-    return int(round(coef * factor))
+    return round(float(coef) * factor)
 
 
 def scaled_cap(cap: int | None, old_points: int, new_points: int) -> int | None:

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from feedback.models import Reason
+from feedback.models import Calibration, Reason
 from scoring.models import RescoreRun, ScoringMatrix
 from tests.factories import make_lead, make_queue_lead
 
@@ -11,6 +11,7 @@ PEOPLE = ["anonymous", "marketer", "manager", "rep", "rep2", "outsider", "admin_
 SIGNED_IN = {"marketer", "manager", "rep", "rep2", "outsider", "admin_user"}
 READERS = {"marketer", "manager", "rep", "rep2", "admin_user"}
 SALES = {"manager", "rep", "rep2"}
+REPORTERS = {"marketer", "manager", "admin_user"}
 
 # GET pages -> the people who get 200. Everyone else signed in gets 403, except where a lead is out
 # of reach (another rep's lead: 404); anonymous visitors are sent to sign in (302).
@@ -31,6 +32,15 @@ PAGES = {
     "/reasons/": {"manager"},
     "/notifications/": SALES,
     "/admin/": {"admin_user"},
+    "/reports/matrix/": REPORTERS,
+    "/reports/matrix/?export=grid": REPORTERS,
+    "/reports/funnel/": REPORTERS,
+    "/reports/speed/": REPORTERS,
+    "/reports/rejections/": REPORTERS,
+    "/reports/before-after/": REPORTERS,
+    "/calibration/": REPORTERS,
+    "/calibration/?run={calibration}": REPORTERS,
+    "/playbook/": SIGNED_IN,
 }
 NOT_FOUND = {("/leads/{riley_lead}/", "rep2"), ("/leads/{riley_lead}/outcome/", "rep2")}
 
@@ -42,6 +52,8 @@ ACTIONS = {
     "/leads/{riley_lead}/outcome/": ({"manager", "rep"}, 204),
     "/reasons/{reason}/toggle/": ({"manager"}, 302),
     "/reasons/{reason}/rename/": ({"manager"}, 302),
+    "/calibration/": ({"marketer", "manager"}, 302),
+    "/calibration/{calibration}/draft/": ({"marketer", "manager"}, 302),
 }
 ACTION_DATA = {
     "/leads/queue/assign/": {"lead": "{lead}", "owner": ""},
@@ -65,6 +77,9 @@ def objects(db, rep):
         "run": run.pk,
         "reason": Reason.objects.first().pk,
         "since": timezone.now().isoformat().replace("+", "%2B"),
+        "calibration": Calibration.objects.create(
+            matrix=ScoringMatrix.objects.active(), result={}, refused="Too few outcomes.", at=timezone.now()
+        ).pk,
     }
 
 
