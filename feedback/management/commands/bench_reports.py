@@ -54,7 +54,10 @@ class Command(BaseCommand):
         if not leads:
             raise CommandError("No leads: build them first with `manage.py bench_scoring --steps rescore`.")
         facts = bench.server_facts()
-        self.stdout.write(f"{facts['version']}; load average {os.getloadavg()}; {leads:,} leads.")
+        self.stdout.write(
+            f"PostgreSQL {facts['server_version']} (shared_buffers {facts['shared_buffers']}, work_mem "
+            f"{facts['work_mem']}, jit {facts['jit']}); load average {os.getloadavg()}; {leads:,} leads."
+        )
         anchor = bench.anchor_time() or timezone.now()
         if not scalar("SELECT count(*) FROM feedback_disposition WHERE note = 'bench'"):
             self.stdout.write("Adding queue state, outcomes, snapshots and a publication ...")
