@@ -57,7 +57,12 @@ class Disposition(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["lead", "at"], name="disposition_lead_time")]
+        indexes = [
+            models.Index(fields=["lead", "at"], name="disposition_lead_time"),
+            # Reports: the leads with an outcome as one index-only set, and outcomes in a date range.
+            models.Index(fields=["outcome", "lead"], name="disposition_outcome_lead"),
+            models.Index(fields=["outcome", "at"], name="disposition_outcome_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} for {self.lead_id}"

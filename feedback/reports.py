@@ -7,9 +7,14 @@ hashed set per query instead of a lookup per lead, so a report stays one scan of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Case,
@@ -81,6 +86,21 @@ def percentile_cont(ordered: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+@contextmanager
+def report_queries() -> Iterator[None]:
+    """Run a report's queries with room for their `IN (SELECT …)` sets in memory (PostgreSQL).
+
+    PostgreSQL hashes such a subquery once only if the hash fits in work_mem (4 MB by default, about
+    100,000 ids); beyond that it rescans the subquery for every lead, and a report at a million leads
+    takes minutes instead of a second. SET LOCAL keeps the larger setting to this transaction.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
+
+
 # --- filters -------------------------------------------------------------------------------------
 
 
@@ -120,18 +140,23 @@ def default_filters(*, today: date | None = None) -> ReportFilters:
     return ReportFilters(start=today - timedelta(days=89), end=today)
 
 
+def _lead_q(filters: ReportFilters, prefix: str = "") -> Q:
+    """The lead filters as a condition, on the lead itself or through a relation (`lead__`)."""
+    q = Q()
+    if filters.source:
+        q &= Q(**{f"{prefix}source__iexact": filters.source})
+    if filters.industry:
+        q &= Q(**{f"{prefix}industry__iexact": filters.industry})
+    if filters.grade:
+        q &= Q(**{f"{prefix}grade": filters.grade})
+    if filters.version:
+        q &= Q(**{f"{prefix}scored_version__version": filters.version})
+    return q
+
+
 def _leads(filters: ReportFilters) -> QuerySet[Lead]:
     """Leads narrowed by source, industry, grade and the version that scored them (not by date)."""
-    leads = Lead.objects.order_by()
-    if filters.source:
-        leads = leads.filter(source__iexact=filters.source)
-    if filters.industry:
-        leads = leads.filter(industry__iexact=filters.industry)
-    if filters.grade:
-        leads = leads.filter(grade=filters.grade)
-    if filters.version:
-        leads = leads.filter(scored_version__version=filters.version)
-    return leads
+    return Lead.objects.order_by().filter(_lead_q(filters))
 
 
 def _with_outcome(*outcomes: str) -> QuerySet:
@@ -144,7 +169,19 @@ def converted_ids() -> QuerySet:
 
 
 def filter_choices() -> dict[str, list]:
-    """The values the filter selects offer: sources, industries, versions."""
+    """The values the filter selects offer: sources, industries, versions (cached for ten minutes).
+
+    Finding the distinct sources and industries reads every lead; they change seldom, so a cached
+    list keeps that scan off every report page.
+    """
+    choices = cache.get("reports:filter-choices")
+    if choices is None:
+        choices = _filter_choices()
+        cache.set("reports:filter-choices", choices, 600)
+    return choices
+
+
+def _filter_choices() -> dict[str, list]:
     return {
         "sources": list(
             Lead.objects.exclude(source="")
@@ -217,16 +254,24 @@ def matrix_numbers(*, filters: ReportFilters) -> MatrixNumbers:
     buckets = {b.pk: b for b in matrix.buckets.all()}
     grid = {(c.grade, c.band_id): buckets[c.bucket_id] for c in matrix.cells.all()}
     leads = _leads(filters).filter(created_at__gte=filters.since, created_at__lt=filters.until)
-    counts = {
-        (row["grade"], row["band"]): row
-        for row in leads.annotate(band=_band_of_score(bands))
-        .values("grade", "band")
-        .annotate(
-            leads=Count("id"),
-            reached=Count("id", filter=Q(queue_entered_at__isnull=False)),
-            converted=Count("id", filter=Q(queue_entered_at__isnull=False, id__in=converted_ids())),
+    # One scan: per (grade, band, bucket); the grid sums over buckets, the bucket counts over cells.
+    with report_queries():
+        found_rows = list(
+            leads.annotate(band=_band_of_score(bands))
+            .values("grade", "band", "bucket")
+            .annotate(
+                leads=Count("id"),
+                reached=Count("id", filter=Q(queue_entered_at__isnull=False)),
+                converted=Count("id", filter=Q(queue_entered_at__isnull=False, id__in=converted_ids())),
+            )
         )
-    }
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    per_bucket: dict[str, int] = {}
+    for row in found_rows:
+        cell = counts.setdefault((row["grade"], row["band"]), {"leads": 0, "reached": 0, "converted": 0})
+        for key in cell:
+            cell[key] += row[key]
+        per_bucket[row["bucket"]] = per_bucket.get(row["bucket"], 0) + row["leads"]
     rows, cells = [], []
     for grade in GRADES:
         row = []
@@ -247,15 +292,14 @@ def matrix_numbers(*, filters: ReportFilters) -> MatrixNumbers:
         rows.append((grade, row))
     grades = {grade: sum(c.leads for c in row) for grade, row in rows}
     names = {b.key: b.name for b in buckets.values()}
-    per_bucket = leads.values("bucket").annotate(n=Count("id")).order_by("-n")
     return MatrixNumbers(
         matrix=matrix,
         bands=bands,
         rows=rows,
         grades=grades,
         buckets=[
-            (row["bucket"], names.get(row["bucket"], row["bucket"] or "unscored"), row["n"])
-            for row in per_bucket
+            (key, names.get(key, key or "unscored"), n)
+            for key, n in sorted(per_bucket.items(), key=lambda item: -item[1])
         ],
         total=sum(grades.values()),
         cells=cells,
@@ -357,12 +401,16 @@ def funnel(*, filters: ReportFilters) -> list[FunnelRow]:
         .annotate(
             new=Count("id"),
             mql=Count("id", filter=Q(queue_entered_at__isnull=False)),
-            accepted=Count("id", filter=Q(id__in=_with_outcome(*Disposition.CONTACT))),
+            # Sales reached the lead: a first contact (which every contact outcome records), or a
+            # converted outcome imported without one.
+            accepted=Count("id", filter=Q(first_contact_at__isnull=False) | Q(id__in=converted_ids())),
             opportunity=Count("id", filter=Q(id__in=converted_ids())),
             won=Count("id", filter=Q(id__in=_with_outcome(Outcome.WON))),
         )
         .order_by("period")
     )
+    with report_queries():
+        rows = list(rows)
     result = []
     for row in rows:
         period = row.pop("period")
@@ -401,30 +449,30 @@ def speed(*, filters: ReportFilters) -> dict:
         .filter(queue_entered_at__gte=filters.since, queue_entered_at__lt=filters.until)
         .annotate(wait=_wait())
     )
-    overall = entered.aggregate(entered=Count("id"), **_speed_figures())
+    with report_queries():
+        return _speed(filters, entered)
+
+
+def _speed(filters: ReportFilters, entered: QuerySet) -> dict:
+    groups = _speed_groups_pg(entered) if connection.vendor == "postgresql" else _speed_groups(entered)
+    overall = groups.get(("all", None), dict.fromkeys(SPEED_COLUMNS, 0) | {"median": None, "p90": None})
     names = dict(_report_matrix(filters).buckets.values_list("key", "name"))
+    owners = [key for kind, key in groups if kind == "owner" and key is not None]
+    people = {u.pk: u.get_full_name() or u.username for u in User.objects.filter(pk__in=owners)}
     by_bucket = [
-        {**row, "name": names.get(row["bucket"], row["bucket"]), "sla_rate": _rate(row["within_sla"], row["measured"])}
-        for row in entered.values("bucket").annotate(entered=Count("id"), **_speed_figures()).order_by("bucket")
+        {**row, "bucket": key, "name": names.get(key, key), "sla_rate": _rate(row["within_sla"], row["measured"])}
+        for (kind, key), row in sorted(groups.items(), key=lambda item: (item[0][0], str(item[0][1]))) if kind == "bucket"
     ]  # fmt: skip
     by_rep = [
-        {
-            **row,
-            "name": " ".join(filter(None, [row["owner__first_name"], row["owner__last_name"]]))
-            or row["owner__username"]
-            or "Unassigned",
-            "sla_rate": _rate(row["within_sla"], row["measured"]),
-        }
-        for row in entered.values("owner__username", "owner__first_name", "owner__last_name")
-        .annotate(entered=Count("id"), **_speed_figures())
-        .order_by("owner__username")
-    ]
+        {**row, "name": people.get(key, "Unassigned"), "sla_rate": _rate(row["within_sla"], row["measured"])}
+        for (kind, key), row in sorted(groups.items(), key=lambda item: (item[0][0], str(item[0][1]))) if kind == "owner"
+    ]  # fmt: skip
     closing = Disposition.objects.filter(
+        _lead_q(filters, "lead__"),
         outcome__in=[Outcome.WON, Outcome.LOST],
         at__gte=filters.since,
         at__lt=filters.until,
         lead__queue_entered_at__isnull=False,
-        lead__in=_leads(filters),
     ).annotate(wait=ExpressionWrapper(F("at") - F("lead__queue_entered_at"), output_field=DurationField()))
     to_close = [
         {"outcome": row["outcome"], "closed": row["closed"], "median": row["median"], "p90": row["p90"]}
@@ -438,6 +486,48 @@ def speed(*, filters: ReportFilters) -> dict:
     return {"overall": overall, "by_bucket": by_bucket, "by_rep": by_rep, "to_close": to_close}
 
 
+SPEED_COLUMNS = ["entered", "contacted", "median", "p90", "within_sla", "measured"]
+
+
+def _speed_groups(entered: QuerySet) -> dict[tuple[str, object], dict]:
+    """Speed figures for all, per bucket and per owner: three grouped queries (SQLite)."""
+    groups = {}
+    if entered.exists():
+        groups[("all", None)] = entered.aggregate(entered=Count("id"), **_speed_figures())
+    for kind, column in (("bucket", "bucket"), ("owner", "owner_id")):
+        for row in entered.values(column).annotate(entered=Count("id"), **_speed_figures()).order_by(column):
+            groups[(kind, row.pop(column))] = row
+    return groups
+
+
+def _speed_groups_pg(entered: QuerySet) -> dict[tuple[str, object], dict]:
+    """The same figures in one scan of the queue leads, with GROUPING SETS (PostgreSQL)."""
+    base, params = entered.values(
+        "id", "bucket", "owner_id", "first_contact_at", "sla_met", "wait"
+    ).query.sql_with_params()
+    sql = f"""
+        SELECT GROUPING(bucket), GROUPING(owner_id), bucket, owner_id,
+               count(id), count(first_contact_at),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY wait), percentile_cont(0.9) WITHIN GROUP (ORDER BY wait),
+               count(id) FILTER (WHERE sla_met), count(sla_met)
+        FROM ({base}) AS entered
+        GROUP BY GROUPING SETS ((), (bucket), (owner_id))"""  # fmt: skip
+    groups = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for no_bucket, no_owner, bucket, owner_id, *figures in cursor.fetchall():
+            if no_bucket and no_owner:
+                key = ("all", None)
+            elif no_owner:
+                key = ("bucket", bucket)
+            else:
+                key = ("owner", owner_id)
+            if key == ("all", None) and not figures[0]:
+                continue
+            groups[key] = dict(zip(SPEED_COLUMNS, figures, strict=True))
+    return groups
+
+
 def hours(value: timedelta | None) -> float | None:
     """A duration in hours, one decimal (None stays None)."""
     return None if value is None else round(value.total_seconds() / 3600, 1)
@@ -449,37 +539,43 @@ def hours(value: timedelta | None) -> float | None:
 def rejections(*, filters: ReportFilters) -> dict:
     """Disqualification and nurture reasons, ranked, and broken down by source and by bucket."""
     rejected = Disposition.objects.filter(
-        outcome__in=REJECTED, at__gte=filters.since, at__lt=filters.until, lead__in=_leads(filters)
+        _lead_q(filters, "lead__"), outcome__in=REJECTED, at__gte=filters.since, at__lt=filters.until
     ).order_by()
-    ranked = list(
-        rejected.values("reason__label")
-        .annotate(
-            total=Count("id"),
-            disqualified=Count("id", filter=Q(outcome=Outcome.DISQUALIFIED)),
-            nurtured=Count("id", filter=Q(outcome=Outcome.NURTURE)),
-        )
-        .order_by("-total", "reason__label")
+    with report_queries():
+        return _rejections(rejected)
+
+
+def _rejections(rejected: QuerySet) -> dict:
+    # One grouped read (reason × outcome × source × bucket: a few hundred rows at most); the ranking
+    # and the two breakdowns are sums over it.
+    rows = list(
+        rejected.values("reason__label", "outcome", "lead__source", "lead__bucket").annotate(n=Count("id"))
     )
+    ranked_by: dict[str, dict] = {}
+    for row in rows:
+        reason = row["reason__label"] or "(no reason)"
+        entry = ranked_by.setdefault(reason, {"reason": reason, "total": 0, "disqualified": 0, "nurtured": 0})
+        entry["total"] += row["n"]
+        entry["disqualified" if row["outcome"] == Outcome.DISQUALIFIED else "nurtured"] += row["n"]
+    ranked = sorted(ranked_by.values(), key=lambda r: (-r["total"], r["reason"]))
     total = sum(row["total"] for row in ranked)
     for row in ranked:
-        row["reason"] = row.pop("reason__label") or "(no reason)"
         row["share"] = _rate(row["total"], total)
+    reasons = [r["reason"] for r in ranked]
     return {
         "ranked": ranked,
         "total": total,
-        "by_source": _pivot(rejected, "lead__source", [r["reason"] for r in ranked]),
-        "by_bucket": _pivot(rejected, "lead__bucket", [r["reason"] for r in ranked]),
+        "by_source": _pivot(rows, "lead__source", reasons),
+        "by_bucket": _pivot(rows, "lead__bucket", reasons),
     }
 
 
-def _pivot(rejected: QuerySet, column: str, reasons: list[str]) -> dict:
+def _pivot(rows: list[dict], column: str, reasons: list[str]) -> dict:
     """Reason × column counts as {"columns": [...], "rows": [(reason, [n, ...], total)]}."""
     cells: dict[tuple[str, str], int] = {}
-    columns: list[str] = []
-    for row in rejected.values("reason__label", column).annotate(n=Count("id")).order_by(column):
-        key = row[column] or "(none)"
-        if key not in columns:
-            columns.append(key)
-        cells[(row["reason__label"] or "(no reason)", key)] = row["n"]
-    rows = [(reason, [cells.get((reason, c), 0) for c in columns]) for reason in reasons]
-    return {"columns": columns, "rows": [(reason, counts, sum(counts)) for reason, counts in rows]}
+    for row in rows:
+        key = (row["reason__label"] or "(no reason)", row[column] or "(none)")
+        cells[key] = cells.get(key, 0) + row["n"]
+    columns = sorted({c for _, c in cells})
+    table = [(reason, [cells.get((reason, c), 0) for c in columns]) for reason in reasons]
+    return {"columns": columns, "rows": [(reason, counts, sum(counts)) for reason, counts in table]}

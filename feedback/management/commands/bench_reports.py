@@ -60,10 +60,13 @@ class Command(BaseCommand):
         )
         anchor = bench.anchor_time() or timezone.now()
         if not scalar("SELECT count(*) FROM feedback_disposition WHERE note = 'bench'"):
-            self.stdout.write("Adding queue state, outcomes, snapshots and a publication ...")
+            self.stdout.write("Adding queue state and outcomes ...")
             started = time.perf_counter()
             self._prepare(anchor)
             self.stdout.write(f"  done in {time.perf_counter() - started:.1f} s")
+        if scalar("SELECT count(*) FROM feedback_dailysnapshot") < 300:
+            self.stdout.write("Adding a year of daily snapshots and a publication ...")
+            self._prepare_history(anchor)
         counts = scalar(
             "SELECT ARRAY[(SELECT count(*) FROM feedback_disposition), (SELECT count(*) FROM leads_transition),"
             " (SELECT count(*) FROM leads_lead WHERE queue_entered_at IS NOT NULL)]"
@@ -167,6 +170,9 @@ class Command(BaseCommand):
                      FROM leads_lead WHERE first_contact_at IS NOT NULL) AS contacted"""
         )
         execute("ANALYZE leads_lead; ANALYZE feedback_disposition")
+
+    def _prepare_history(self, anchor) -> None:
+        """A year of snapshots (today's computed for real) and a publication a week ago."""
         # Snapshots: today's computed for real, a year before it from the data as it stands.
         from feedback.snapshots import take_snapshot
 
@@ -176,7 +182,7 @@ class Command(BaseCommand):
         execute(
             """INSERT INTO feedback_dailysnapshot (day, matrix_id, queue_size, mqls, accepted, opportunities,
                  pipeline_value, won, won_value, days_to_close, grade_counts, bucket_counts, taken_at)
-               SELECT %s::date - n, %s, %s + n % 37, 150 + n % 23, 100 + n % 17, 20 + n % 7, 2500000, 5 + n % 3,
+               SELECT %s::date - n, %s, %s + mod(n, 37), 150 + mod(n, 23), 100 + mod(n, 17), 20 + mod(n, 7), 2500000, 5 + mod(n, 3),
                       50000, 12.5, %s, %s, now()
                FROM generate_series(1, 365) AS n""",
             [
