@@ -1,4 +1,4 @@
-"""Covering indexes on leads for the reports (PostgreSQL only).
+"""Covering indexes and expression statistics on leads for the reports (PostgreSQL only).
 
 The reports read a few columns of the leads created, or entered into the queue, in a date range. With
 these indexes PostgreSQL answers from the index alone (an index-only scan) instead of reading every
@@ -18,11 +18,29 @@ INDEXES = {
 }
 
 
+def _statistics() -> dict[str, str]:
+    """Statistics on the funnel's `date_trunc` per week and month, in the time zone the ORM uses.
+
+    Without them PostgreSQL guesses one group per lead (the column's distinct values), sorts every
+    lead on disk and counts serially; with them it hashes a handful of groups in parallel.
+    """
+    from django.conf import settings
+
+    zone = settings.TIME_ZONE.replace("'", "")
+    return {
+        f"lead_created_{unit}": f"ON (date_trunc('{unit}', created_at AT TIME ZONE '{zone}')) FROM leads_lead"
+        for unit in ("week", "month")
+    }
+
+
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     for name, definition in INDEXES.items():
         schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
+    for name, definition in _statistics().items():
+        schema_editor.execute(f"CREATE STATISTICS IF NOT EXISTS {name} {definition}")
+    schema_editor.execute("ANALYZE leads_lead")
 
 
 def drop(apps, schema_editor):
@@ -30,6 +48,8 @@ def drop(apps, schema_editor):
         return
     for name in INDEXES:
         schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    for name in _statistics():
+        schema_editor.execute(f"DROP STATISTICS IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):
