@@ -327,17 +327,17 @@ def lead_rows(*, filters: ReportFilters):
             "id", "email", "source", "industry", "grade", "score", "band", "bucket", "queue_entered_at"
         )
     )
-    converted = set()  # ids are checked per chunk below, so memory stays bounded
     chunk: list[tuple] = []
     for row in leads.iterator(chunk_size=5000):
         chunk.append(row)
         if len(chunk) == 5000:
-            yield from _lead_chunk(chunk, converted)
+            yield from _lead_chunk(chunk)
             chunk = []
-    yield from _lead_chunk(chunk, converted)
+    yield from _lead_chunk(chunk)
 
 
-def _lead_chunk(chunk: list[tuple], converted: set) -> list[tuple]:
+def _lead_chunk(chunk: list[tuple]) -> list[tuple]:
+    """The chunk's rows with whether each lead converted (one query per chunk, so memory stays flat)."""
     if not chunk:
         return []
     ids = [row[0] for row in chunk]
@@ -542,7 +542,10 @@ def rejections(*, filters: ReportFilters) -> dict:
         _lead_q(filters, "lead__"), outcome__in=REJECTED, at__gte=filters.since, at__lt=filters.until
     ).order_by()
     with report_queries():
-        return _rejections(rejected)
+        data = _rejections(rejected)
+    names = dict(_report_matrix(filters).buckets.values_list("key", "name"))
+    data["by_bucket"]["columns"] = [names.get(key, key) for key in data["by_bucket"]["columns"]]
+    return data
 
 
 def _rejections(rejected: QuerySet) -> dict:

@@ -105,7 +105,7 @@ def test_rejections_rank_reasons_and_break_them_down_by_source_and_bucket(histor
     top = data["ranked"][0]
     assert (top["total"], top["disqualified"], top["nurtured"], top["share"]) == (2, 1, 1, 100.0)
     assert data["by_source"]["columns"] == ["website"]
-    assert data["by_bucket"]["rows"][0][1:] == ([2], 2)
+    assert data["by_bucket"]["columns"] == ["MQL"] and data["by_bucket"]["rows"][0][1:] == ([2], 2)
 
 
 def test_report_pages_show_their_figures(client, manager, history):
