@@ -501,31 +501,59 @@ def _speed_groups(entered: QuerySet) -> dict[tuple[str, object], dict]:
 
 
 def _speed_groups_pg(entered: QuerySet) -> dict[tuple[str, object], dict]:
-    """The same figures in one scan of the queue leads, with GROUPING SETS (PostgreSQL)."""
+    """The same figures from one hashed GROUP BY of the queue leads, waits counted to the minute (PostgreSQL).
+
+    Percentiles need the waits in order; sorting every queue lead once per group was the slowest part
+    of this page at a million leads. Counting leads per (bucket, owner, minute of wait) is one hash
+    aggregate, and the percentiles are read off those counts (each minute at its middle).
+    """
     base, params = entered.values(
         "id", "bucket", "owner_id", "first_contact_at", "sla_met", "wait"
     ).query.sql_with_params()
     sql = f"""
-        SELECT GROUPING(bucket), GROUPING(owner_id), bucket, owner_id,
-               count(id), count(first_contact_at),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY wait), percentile_cont(0.9) WITHIN GROUP (ORDER BY wait),
-               count(id) FILTER (WHERE sla_met), count(sla_met)
+        SELECT bucket, owner_id, floor(extract(epoch FROM wait) / 60)::bigint,
+               count(id), count(first_contact_at), count(id) FILTER (WHERE sla_met), count(sla_met)
         FROM ({base}) AS entered
-        GROUP BY GROUPING SETS ((), (bucket), (owner_id))"""  # fmt: skip
-    groups = {}
+        GROUP BY 1, 2, 3"""  # fmt: skip
+    totals: dict[tuple[str, object], dict] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for no_bucket, no_owner, bucket, owner_id, *figures in cursor.fetchall():
-            if no_bucket and no_owner:
-                key = ("all", None)
-            elif no_owner:
-                key = ("bucket", bucket)
-            else:
-                key = ("owner", owner_id)
-            if key == ("all", None) and not figures[0]:
-                continue
-            groups[key] = dict(zip(SPEED_COLUMNS, figures, strict=True))
-    return groups
+        for bucket, owner_id, minute, n, contacted, within, measured in cursor.fetchall():
+            for key in (("all", None), ("bucket", bucket), ("owner", owner_id)):
+                total = totals.setdefault(
+                    key, {"entered": 0, "contacted": 0, "within_sla": 0, "measured": 0, "minutes": {}}
+                )
+                total["entered"] += n
+                total["contacted"] += contacted
+                total["within_sla"] += within
+                total["measured"] += measured
+                if minute is not None:
+                    total["minutes"][minute] = total["minutes"].get(minute, 0) + contacted
+    for total in totals.values():
+        minutes = total.pop("minutes")
+        total["median"] = binned_percentile(minutes, 0.5)
+        total["p90"] = binned_percentile(minutes, 0.9)
+    return totals
+
+
+def binned_percentile(counts: dict[int, int], fraction: float) -> timedelta | None:
+    """percentile_cont over waits given as {minute: how many}, each minute taken at its middle."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    low_index = int(position)
+    low = high = None
+    seen = 0
+    for minute in sorted(counts):
+        seen += counts[minute]
+        if low is None and seen > low_index:
+            low = minute
+        if seen > low_index + 1 or seen == total:
+            high = minute
+            break
+    value = low + (high - low) * (position - low_index) + 0.5
+    return timedelta(minutes=value)
 
 
 def hours(value: timedelta | None) -> float | None:

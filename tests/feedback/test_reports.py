@@ -152,3 +152,27 @@ def test_exports_are_streamed_csv_and_safe_against_formulas(client, manager, his
     assert ["A", "40–79", "MQL", "4", "4", "1", "25.0"] in grid
     reasons = _csv(client.get("/reports/rejections/?export=reasons"))
     assert reasons[1][:2] == ["No budget", "2"]
+
+
+@pytest.mark.parametrize(
+    ("counts", "fraction", "minutes"),
+    [
+        ({0: 1, 10: 1, 20: 2}, 0.5, 15.5),
+        ({5: 3}, 0.5, 5.5),
+        ({7: 1}, 0.9, 7.5),
+        ({0: 9, 100: 1}, 0.9, 10.5),
+        ({}, 0.5, None),
+    ],
+)
+def test_binned_percentiles_agree_with_percentile_cont_on_the_middle_of_each_minute(
+    counts, fraction, minutes
+):
+    from feedback.reports import binned_percentile
+
+    expected = percentile_cont(sorted(m + 0.5 for m, n in counts.items() for _ in range(n)), fraction)
+    result = binned_percentile(counts, fraction)
+    if minutes is None:
+        assert expected is None and result is None
+    else:
+        assert expected == pytest.approx(minutes)
+        assert result.total_seconds() / 60 == pytest.approx(minutes)
