@@ -46,3 +46,44 @@ class QueueSettingsForm(forms.ModelForm):
     class Meta:
         model = QueueSettings
         fields = ["cool_off_days", "warn_hours"]
+
+
+class ReportFilterForm(forms.Form):
+    """The filters every report shares; a range that ends before it starts is refused, not swapped."""
+
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    source = forms.CharField(required=False, max_length=60)
+    industry = forms.CharField(required=False, max_length=60)
+    grade = forms.ChoiceField(required=False, choices=[("", "Any grade")] + [(g, g) for g in "ABCD"])
+    version = forms.IntegerField(required=False, min_value=1, label="Matrix version")
+    period = forms.ChoiceField(required=False, choices=[("week", "Per week"), ("month", "Per month")])
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            raise forms.ValidationError(
+                f"The range ends ({end:%d %b %Y}) before it starts ({start:%d %b %Y}); pick an end on or after the start."
+            )
+        return data
+
+    def filters(self):
+        """The cleaned filters, with defaults for what was left empty (the last 90 days)."""
+        from dataclasses import replace
+
+        from feedback.reports import ReportFilters, default_filters
+
+        base = default_filters()
+        data = self.cleaned_data
+        start = data.get("start") or (
+            base.start if not data.get("end") else data["end"] - (base.end - base.start)
+        )
+        return replace(
+            ReportFilters(start=start, end=data.get("end") or max(base.end, start)),
+            source=data.get("source", "").strip(),
+            industry=data.get("industry", "").strip(),
+            grade=data.get("grade", ""),
+            version=data.get("version"),
+            period=data.get("period") or "week",
+        )

@@ -57,7 +57,12 @@ class Disposition(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["lead", "at"], name="disposition_lead_time")]
+        indexes = [
+            models.Index(fields=["lead", "at"], name="disposition_lead_time"),
+            # Reports: the leads with an outcome as one index-only set, and outcomes in a date range.
+            models.Index(fields=["outcome", "lead"], name="disposition_outcome_lead"),
+            models.Index(fields=["outcome", "at"], name="disposition_outcome_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} for {self.lead_id}"
@@ -103,3 +108,64 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class DailySnapshot(models.Model):
+    """The day's figures, stored per day and matrix version, so before and after a change compare."""
+
+    day = models.DateField()
+    matrix = models.ForeignKey(
+        "scoring.ScoringMatrix", on_delete=models.PROTECT, related_name="+", help_text="Active that day."
+    )
+    queue_size = models.PositiveIntegerField(
+        default=0, help_text="Leads in the sales queue at the day's end."
+    )
+    mqls = models.PositiveIntegerField(default=0, help_text="Leads that entered the sales queue that day.")
+    accepted = models.PositiveIntegerField(default=0, help_text="Leads sales first reached that day.")
+    opportunities = models.PositiveIntegerField(default=0, help_text="Opportunities opened that day.")
+    pipeline_value = models.DecimalField(
+        max_digits=16, decimal_places=2, default=0, help_text="Open opportunities' amounts at the day's end."
+    )
+    won = models.PositiveIntegerField(default=0, help_text="Deals won that day.")
+    won_value = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    days_to_close = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Median days from entering the queue to won, wins of the last 30 days.",
+    )
+    grade_counts = models.JSONField(default=dict, help_text="Leads per grade at the day's end.")
+    bucket_counts = models.JSONField(default=dict, help_text="Leads per bucket at the day's end.")
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "matrix"], name="one_snapshot_per_day_and_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.day} (v{self.matrix.version})"
+
+
+class Calibration(models.Model):
+    """A fit of the matrix to known outcomes: the suggestion, its evidence, and the draft made from it."""
+
+    matrix = models.ForeignKey(
+        "scoring.ScoringMatrix",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The version calibrated.",
+    )
+    result = models.JSONField(help_text="Suggested points, evidence and held-out figures (or the refusal).")
+    refused = models.CharField(max_length=300, blank=True, help_text="Why no suggestion was made.")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+    draft = models.ForeignKey(
+        "scoring.ScoringMatrix", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Calibration of v{self.matrix.version} at {self.at:%Y-%m-%d %H:%M}"

@@ -5,7 +5,7 @@ whom the object is out of reach (another rep's lead): 404, as if it did not exis
 are sent to sign in (302). Refused POSTs must change nothing (`_state`). `test_every_url_is_in_the_table`
 fails when a new URL has no row, so the table stays complete: add a row with the URL.
 
-API tokens of each scope, /imports/ and /reports/ join this table when those land (UNLISTED_PREFIXES).
+API tokens of each scope join this table with the API (UNLISTED_PREFIXES).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 
 from config.audit.models import AuditEntry
-from feedback.models import Disposition, Reason
+from feedback.models import Calibration, Disposition, Reason
 from leads.imports.models import ImportJob
 from leads.models import Lead
 from scoring.models import Approval, FitCriterion, Proposal, ProposalComment, RescoreRun, ScoringMatrix
@@ -34,6 +34,7 @@ REPS = frozenset({"rep", "rep2"})
 MANAGER = frozenset({"manager"})
 STAFF = frozenset({"admin_user"})
 IMPORTERS = frozenset({"marketer", "admin_user"})
+REPORTERS = frozenset({"marketer", "manager", "admin_user"})
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,19 @@ ROWS = [
     Row("GET", "/imports/{import_job}/preview/", IMPORTERS),
     Row("GET", "/imports/{import_job}/rejected.csv", IMPORTERS),
     Row("POST", "/imports/{import_job}/start/", IMPORTERS, 302),
+    # Reports, calibration, the playbook.
+    Row("GET", "/reports/", REPORTERS, 302),
+    Row("GET", "/reports/matrix/", REPORTERS),
+    Row("GET", "/reports/matrix/?export=grid", REPORTERS),
+    Row("GET", "/reports/funnel/", REPORTERS),
+    Row("GET", "/reports/speed/", REPORTERS),
+    Row("GET", "/reports/rejections/", REPORTERS),
+    Row("GET", "/reports/before-after/", REPORTERS),
+    Row("GET", "/calibration/", REPORTERS),
+    Row("GET", "/calibration/?run={calibration}", REPORTERS),
+    Row("POST", "/calibration/", EDITORS, 302),
+    Row("POST", "/calibration/{calibration}/draft/", EDITORS, 302),
+    Row("GET", "/playbook/", SIGNED_IN),
     # The admin: staff only; everyone else is sent to its sign-in page.
     Row("GET", "/admin/", STAFF),
     Row("GET", "/admin/audit/auditentry/", STAFF),
@@ -161,7 +175,7 @@ SPECIAL = {
 
 # URLs under these prefixes have no rows yet, on purpose: the admin's own pages (the staff rows above
 # stand for them), and the API, imports and reports, whose rows come with their branches.
-UNLISTED_PREFIXES = ("admin/", "api/", "reports/")
+UNLISTED_PREFIXES = ("admin/", "api/")
 
 
 @pytest.fixture
@@ -189,6 +203,9 @@ def objects(db, marketer, rep, settings, tmp_path):
         "criterion": draft.criteria.first().pk,
         "proposal": proposal.pk,
         "import_job": import_job.pk,
+        "calibration": Calibration.objects.create(
+            matrix=active(), result={}, refused="Too few outcomes.", at=timezone.now()
+        ).pk,
     }
 
 
@@ -206,6 +223,7 @@ def _state() -> tuple:
         Disposition.objects.count(),
         sorted(Reason.objects.values_list("pk", "label", "active")),
         sorted(ImportJob.objects.values_list("pk", "status")),
+        Calibration.objects.count(),
     )
 
 

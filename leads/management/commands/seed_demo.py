@@ -31,6 +31,10 @@ class Command(BaseCommand):
         created, activities = build_leads(count=leads, now=now)
         report = rescore_all(cause="activity", now=now)
         outcomes = simulate_sales(now=now)
+        # Four weeks of daily snapshots, so the reports show figures over time from the start.
+        from feedback.snapshots import backfill_snapshots
+
+        backfill_snapshots(days=28, now=now)
         self.stdout.write(
             f"Demo data: {created} new leads and {activities} activities; {report.leads} leads scored "
             f"({report.transitions} bucket changes) in {report.seconds:.1f} s; {outcomes} sales outcomes logged."
