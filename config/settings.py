@@ -45,9 +45,11 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "django_tasks_db",
+    "ninja",  # its docs page then uses the vendored Swagger UI files, not a CDN
     "config",
     "scoring",
     "leads",
+    "leads.integrations",
     "feedback",
 ]
 
@@ -202,6 +204,8 @@ LEADMATRIX = {
     "RESCORE_BATCH_SIZE": env_int("RESCORE_BATCH_SIZE", 20000, minimum=100),
     # Serves /bench/bare/, the baseline page of the queue benchmark; off unless asked for.
     "BENCH_ROUTES": env_bool("LEADMATRIX_BENCH_ROUTES", False),
+    # The largest ingest API body: a batch of 1,000 activities with modest properties fits.
+    "API_MAX_BODY_BYTES": env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
 }
 
 os.makedirs(VAR_DIR, exist_ok=True)
