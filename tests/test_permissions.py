@@ -105,3 +105,51 @@ def test_action_access(client, request, objects, who, action):
     else:
         expected = 403
     assert response.status_code == expected
+
+
+# The ingest API: tokens, not sessions. Each endpoint -> the one token scope that may call it; other
+# scopes get 403, no token 401, and a signed-in session (even an admin's) is no token. The API's docs
+# and OpenAPI document are public.
+API = {
+    ("POST", "/api/v1/activities"): "activities:write",
+    ("POST", "/api/v1/leads"): "leads:write",
+    ("GET", "/api/v1/leads/{lead}"): "read",
+    ("GET", "/api/v1/queue"): "read",
+}
+API_BODIES = {
+    "/api/v1/activities": {
+        "email": "x@example.com",
+        "type": "web_visit",
+        "occurred_at": "2026-11-01T00:00:00Z",
+    },
+    "/api/v1/leads": {"email": "x@example.com"},
+}
+API_CALLERS = ["activities:write", "leads:write", "read", "no token", "admin session"]
+
+
+@pytest.mark.parametrize("caller", API_CALLERS)
+@pytest.mark.parametrize(("method", "url"), list(API))
+def test_api_access(client, request, objects, method, url, caller):
+    from leads.integrations.tokens import issue_token
+
+    headers = {}
+    if caller == "admin session":
+        sign_in(client, request, "admin_user")
+    elif caller != "no token":
+        headers["Authorization"] = f"Bearer {issue_token(name='t', scope=caller)[1]}"
+    path = url.format(**objects)
+    if method == "POST":
+        response = client.post(path, API_BODIES[url], content_type="application/json", headers=headers)
+    else:
+        response = client.get(path, headers=headers)
+    if caller == API[(method, url)]:
+        assert response.status_code in {200, 201}
+    else:
+        assert response.status_code == (403 if caller in API_CALLERS[:3] else 401)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "rep"])
+@pytest.mark.parametrize("page", ["/api/v1/docs", "/api/v1/openapi.json"])
+def test_api_docs_are_public(client, request, objects, who, page):
+    sign_in(client, request, who)
+    assert client.get(page).status_code == 200

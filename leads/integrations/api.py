@@ -322,11 +322,11 @@ ACTIVITY_BODY = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {"$ref": "#/components/schemas/ActivityIn"},
+                        schemas.ActivityIn.model_json_schema(),
                         {
                             "type": "array",
                             "maxItems": schemas.MAX_BATCH,
-                            "items": {"$ref": "#/components/schemas/ActivityIn"},
+                            "items": schemas.ActivityIn.model_json_schema(),
                         },
                     ]
                 }
@@ -405,11 +405,11 @@ LEAD_BODY = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {"$ref": "#/components/schemas/LeadIn"},
+                        schemas.LeadIn.model_json_schema(),
                         {
                             "type": "array",
                             "maxItems": schemas.MAX_BATCH,
-                            "items": {"$ref": "#/components/schemas/LeadIn"},
+                            "items": schemas.LeadIn.model_json_schema(),
                         },
                     ]
                 }
