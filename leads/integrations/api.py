@@ -264,11 +264,11 @@ def idempotent(handler):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return handler(request, *args, **kwargs)
-        if not 0 < len(key) <= 255:
+        if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
             raise ApiError(
                 422,
                 "The request is not valid.",
-                [{"field": "Idempotency-Key", "message": "1 to 255 characters"}],
+                [{"field": "Idempotency-Key", "message": "1 to 255 printable ASCII characters"}],
             )
         digest = hashlib.sha256(
             request.method.encode() + request.path.encode() + b"\n" + request.body
@@ -477,9 +477,10 @@ def post_leads(request: HttpRequest):
 )
 def get_lead(request: HttpRequest, ref: str):
     """Grade, score, label, bucket and the explanation, by id or email."""
-    leads = (
-        Lead.objects.filter(pk=int(ref)) if ref.isdigit() else Lead.objects.filter(email=ref.strip().lower())
-    )
+    if "\x00" in ref or len(ref) > 254:
+        raise Http404  # no lead has such an email (and PostgreSQL refuses NUL in a query)
+    by_id = ref.isascii() and ref.isdigit()
+    leads = Lead.objects.filter(pk=int(ref)) if by_id else Lead.objects.filter(email=ref.strip().lower())
     lead = leads.first()
     if lead is None:
         raise Http404

@@ -39,6 +39,15 @@ def test_a_rejected_request_stores_no_answer(writer):
     assert not IdempotencyRecord.objects.exists()
 
 
+@pytest.mark.parametrize("key", ["a\x00b", "x" * 256, "snow☃"])
+def test_an_unusable_key_is_422_and_writes_nothing(writer, key):
+    body = {"email": "a@example.com", "type": "web_visit", "occurred_at": NOW.isoformat()}
+    response = writer.post("/activities", body, headers={"Idempotency-Key": key})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert not Activity.objects.exists()
+
+
 def test_keys_belong_to_their_token(client, tokens, writer, lead_writer):
     writer.post(
         "/activities",
@@ -105,7 +114,7 @@ def test_any_resending_stores_each_event_once_and_scores_as_one_send(writer, bat
             "company": st.text(max_size=5).filter(lambda s: "\x00" not in s),
         }
     ),
-    key=st.text(min_size=1, max_size=8),
+    key=st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=8),
 )
 def test_a_key_replays_exactly_the_first_answer(lead_writer, body, key):
     IdempotencyRecord.objects.all().delete()

@@ -59,8 +59,9 @@ def test_reading_a_lead_gives_its_score_and_explanation(reader):
     assert any(c["field"] == "seniority" for c in body["explanation"]["criteria"])
 
 
-def test_an_unknown_lead_is_404_json(reader):
-    response = reader.get("/leads/nobody@example.com")
+@pytest.mark.parametrize("ref", ["nobody@example.com", "a%00b", "99999999999999999999999", "%D9%A3"])
+def test_an_unknown_lead_is_404_json(reader, ref):
+    response = reader.get(f"/leads/{ref}")
     assert response.status_code == 404
     assert response.json()["detail"] == "Not found."
 
