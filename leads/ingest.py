@@ -162,15 +162,19 @@ def _insert_once(items: list[ActivityIn], lead_ids: list[int], types: dict[str, 
         )
         rows.append([f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)])
         positions.append(n)
+    returning = f"ON CONFLICT DO NOTHING RETURNING id, {quote('source')}, {quote('source_event_id')}"
     for start in range(0, len(rows), 1000):
         chunk, where = rows[start : start + 1000], positions[start : start + 1000]
-        placeholders = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(chunk))
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {placeholders} ON CONFLICT DO NOTHING"
-                f" RETURNING id, {quote('source')}, {quote('source_event_id')}",
-                [value for row in chunk for value in row],
-            )
+            if connection.vendor == "postgresql":
+                # One array per column: 7 parameters for the driver and planner, not 7,000.
+                arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+                sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {returning}"
+                cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
+            else:
+                placeholders = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(chunk))
+                sql = f"INSERT INTO {table} ({columns}) VALUES {placeholders} {returning}"
+                cursor.execute(sql, [value for row in chunk for value in row])
             returned = cursor.fetchall()
         # Rows with an event id are matched by it; rows without one are never skipped and come
         # back in the order they were given (as Django's own bulk_create relies on).

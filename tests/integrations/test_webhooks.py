@@ -184,3 +184,15 @@ def test_the_api_answers_before_a_rolled_back_delivery_could_be_sent(crm_hook, r
         {"email": "ceo@example.com", "type": "demo_request", "occurred_at": timezone.now().isoformat()},
     )
     assert receiver.requests == []
+
+
+def test_the_command_sends_due_retries(crm_hook, receiver, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    receiver.statuses = [503]
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_request(make_lead(seniority="executive"))
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    call_command("send_webhooks")
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, len(receiver.requests)) == ("delivered", 2, 2)
