@@ -41,9 +41,9 @@ def record_activities(items: list[ActivityIn], *, now: datetime | None = None) -
     """Store activities once per (source, event id), create unknown leads, rescore touched leads.
 
     Everything happens in one transaction: the scores a caller reads after this returns include
-    these activities. The touched leads are locked in id order *before* any activity row is
-    inserted (an activity's foreign key takes a share lock on its lead), so concurrent batches that
-    share leads queue up instead of deadlocking.
+    these activities. Rescoring locks the touched leads in id order with `FOR NO KEY UPDATE`, which
+    the key-share locks that inserting their activities takes do not conflict with, so concurrent
+    batches that share leads queue up instead of deadlocking (bench_ingest checks it with 8 senders).
     """
     now = now or timezone.now()
     if not items:
@@ -57,7 +57,6 @@ def record_activities(items: list[ActivityIn], *, now: datetime | None = None) -
     emails = [item.email.strip().lower() for item in items]
     with transaction.atomic():
         lead_ids = _lead_ids_for(set(emails))
-        _lock_leads(sorted(set(lead_ids.values())))
         inserted = _insert_once(items, [lead_ids[e] for e in emails], types)
         duplicates = _stored_events({key for key, row in zip(_keys(items), inserted, strict=True) if not row})
         results = []
@@ -108,15 +107,6 @@ def _lead_ids_for(emails: set[str]) -> dict[str, int]:
     return ids
 
 
-def _lock_leads(ids: list[int]) -> None:
-    """Lock leads in id order; NO KEY UPDATE, which still lets other rows reference them meanwhile."""
-    if connection.features.has_select_for_update:
-        no_key = connection.features.has_select_for_no_key_update
-        list(
-            Lead.objects.select_for_update(no_key=no_key).filter(pk__in=ids).order_by("pk").values_list("pk")
-        )
-
-
 def _keys(items: list[ActivityIn]) -> list[tuple[str, str] | None]:
     return [(i.source, i.source_event_id) if i.source_event_id else None for i in items]
 
@@ -162,6 +152,11 @@ def _insert_once(items: list[ActivityIn], lead_ids: list[int], types: dict[str, 
         )
         rows.append([f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)])
         positions.append(n)
+    # Insert in (source, event id) order: two senders inserting the same events wait for each
+    # other on the unique index, and in one order they cannot each wait for the other (a deadlock).
+    # The sort is stable, so rows without an event id keep their order.
+    order = sorted(range(len(rows)), key=lambda r: _keys([items[positions[r]]])[0] or ("", ""))
+    rows, positions = [rows[r] for r in order], [positions[r] for r in order]
     returning = f"ON CONFLICT DO NOTHING RETURNING id, {quote('source')}, {quote('source_event_id')}"
     for start in range(0, len(rows), 1000):
         chunk, where = rows[start : start + 1000], positions[start : start + 1000]

@@ -51,14 +51,26 @@ def lead_activities(lead_ids: Iterable[int]) -> dict[int, list[engine.ActivityFa
     grouped: dict[int, list[engine.ActivityFact]] = {}
     # Type ids mapped to keys here rather than joined in SQL: a batch reads tens of thousands of
     # rows, and the join's extra column costs more than one small lookup of all types.
-    keys = dict(ActivityType.objects.values_list("id", "key"))
+    keys = _type_keys()
     rows = Activity.objects.filter(lead_id__in=list(lead_ids)).values_list(
         "lead_id", "activity_type_id", "occurred_at"
     )
     fact = engine.ActivityFact
     for lead_id, type_id, occurred_at in rows.order_by().iterator(chunk_size=5000):
-        grouped.setdefault(lead_id, []).append(fact(keys[type_id], occurred_at))
+        key = keys.get(type_id) or _type_keys(fresh=True)[type_id]
+        grouped.setdefault(lead_id, []).append(fact(key, occurred_at))
     return grouped
+
+
+_type_key_cache: dict[int, str] = {}
+
+
+def _type_keys(*, fresh: bool = False) -> dict[int, str]:
+    """Activity type ids to keys; types are only added (their keys are fixed), so a process keeps them."""
+    if fresh or not _type_key_cache:
+        _type_key_cache.clear()
+        _type_key_cache.update(ActivityType.objects.values_list("id", "key"))
+    return _type_key_cache
 
 
 def explain(
@@ -91,7 +103,11 @@ def rescore_leads(
     with transaction.atomic(savepoint=False):
         matrix = ScoringMatrix.objects.active()
         plain = engine_matrix(matrix)
-        leads = list(Lead.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        # NO KEY UPDATE: the scoring columns are not keys, so a concurrent insert of an activity
+        # for the lead (its foreign key takes a KEY SHARE lock) neither blocks us nor waits for us.
+        # Every multi-lead writer locks in id order, so batches sharing leads queue, never deadlock.
+        no_key = connection.features.has_select_for_no_key_update
+        leads = list(Lead.objects.select_for_update(no_key=no_key).filter(pk__in=ids).order_by("pk"))
         activities = lead_activities(ids)
         transitions = []
         for lead in leads:

@@ -339,6 +339,7 @@ ACTIVITY_BODY = {
 @api.post(
     "/activities",
     auth=WRITE_ACTIVITIES,
+    tags=["activities"],
     response={200: schemas.ActivityOut | schemas.BatchOut, 201: schemas.ActivityOut, **ERRORS},
     openapi_extra=ACTIVITY_BODY,
     summary="Record one activity or a batch of up to 1,000",
@@ -422,6 +423,7 @@ LEAD_BODY = {
 @api.post(
     "/leads",
     auth=WRITE_LEADS,
+    tags=["leads"],
     response={200: schemas.UpsertOut | schemas.BatchOut, 201: schemas.UpsertOut, **ERRORS},
     openapi_extra=LEAD_BODY,
     summary="Create or update leads by email",
@@ -471,6 +473,7 @@ def post_leads(request: HttpRequest):
 
 @api.get(
     "/leads/{ref}",
+    tags=["leads"],
     auth=READ,
     response={200: schemas.LeadOut, 404: schemas.ErrorOut, **ERRORS},
     summary="A lead's score",
@@ -505,7 +508,13 @@ class QueueParams(schemas.Schema):
     limit: int = schemas.Field(100, ge=1, le=500)
 
 
-@api.get("/queue", auth=READ, response={200: schemas.QueueOut, **ERRORS}, summary="Sales-ready leads to pull")
+@api.get(
+    "/queue",
+    auth=READ,
+    tags=["queue"],
+    response={200: schemas.QueueOut, **ERRORS},
+    summary="Sales-ready leads to pull",
+)
 def get_queue(request: HttpRequest, params: Query[QueueParams]):
     """Leads in the sales queue in work order, one keyset page at a time."""
     leads = Lead.objects.in_queue().queue_order().select_related("owner")

@@ -52,7 +52,9 @@ class ActivityIn(Strict):
     """One thing a lead did. The lead is created when its email is new."""
 
     email: Email
-    type: str = Field(max_length=60, description="An activity type key, e.g. `whitepaper_download`.")
+    type: str = Field(
+        max_length=60, examples=["whitepaper_download"], description="An activity type key (see docs/api.md)."
+    )
     occurred_at: RecentTime = Field(description="ISO 8601; without an offset it is read as UTC.")
     source: str = Field("", max_length=60, description="The sending system, e.g. `mautic`.")
     event_id: str | None = Field(

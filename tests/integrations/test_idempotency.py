@@ -122,3 +122,48 @@ def test_a_key_replays_exactly_the_first_answer(lead_writer, body, key):
     assert first.status_code in (200, 201)
     again = lead_writer.post("/leads", body, headers={"Idempotency-Key": key})
     assert (again.status_code, again.content) == (first.status_code, first.content)
+
+
+@pytest.mark.skipif(
+    "postgres" not in __import__("os").environ.get("DATABASE_URL", ""),
+    reason="concurrent writers are a PostgreSQL matter; the test database of SQLite is one shared in-memory file",
+)
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_of_the_same_events_in_other_orders_store_each_once(tokens):
+    """Senders racing with overlapping events and leads, in reverse orders: no deadlock, no double row."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from tests.integrations.conftest import ApiClient
+
+    items = [
+        {
+            "email": f"lead{n % 7}@example.com",
+            "type": "web_visit",
+            "occurred_at": NOW.isoformat(),
+            "source": "s",
+            "event_id": f"e{n}",
+        }
+        for n in range(60)
+    ]
+    orders = [items, items[::-1], items[20:] + items[:20], items[::2] + items[1::2]]
+    statuses: list[int] = []
+
+    def send(batch):
+        try:
+            statuses.append(
+                ApiClient(Client(), tokens["activities:write"]).post("/activities", batch).status_code
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(batch,)) for batch in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 4
+    assert Activity.objects.count() == 60
+    assert Lead.objects.count() == 7
