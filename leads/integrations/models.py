@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -80,6 +81,24 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from scoring.models import Bucket
+
+        if (
+            not isinstance(self.buckets, list)
+            or not self.buckets
+            or not all(isinstance(b, str) for b in self.buckets)
+        ):
+            raise ValidationError({"buckets": 'A list of bucket keys, e.g. ["sales_ready"].'})
+        known = set(Bucket.objects.values_list("key", flat=True))
+        unknown = sorted(set(self.buckets) - known)
+        if unknown:
+            raise ValidationError(
+                {
+                    "buckets": f"No matrix version has a bucket {unknown[0]!r}; known: {', '.join(sorted(known))}."
+                }
+            )
 
 
 class WebhookDelivery(models.Model):

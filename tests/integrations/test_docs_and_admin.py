@@ -85,3 +85,23 @@ def test_deliveries_are_viewable_and_can_be_resent_from_the_admin(admin_client):
         "Connection refused" in page.content.decode()
         or delivery.attempt_log.get().error in page.content.decode()
     )
+
+
+@pytest.mark.parametrize(
+    ("buckets", "saved"),
+    [('["sales_ready"]', True), ('["hot_leads"]', False), ('"sales_ready"', False), ("[]", False)],
+)
+def test_a_webhook_takes_only_known_bucket_keys(admin_client, buckets, saved):
+    response = admin_client.post(
+        "/admin/integrations/webhook/add/",
+        {
+            "name": "CRM",
+            "url": "https://crm.example.com/hooks",
+            "secret": "s",
+            "buckets": buckets,
+            "active": "on",
+        },
+    )
+    assert Webhook.objects.exists() is saved
+    if not saved:
+        assert "bucket" in response.content.decode()
