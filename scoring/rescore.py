@@ -56,7 +56,7 @@ def lead_activities(lead_ids: Iterable[int]) -> dict[int, list[engine.ActivityFa
         "lead_id", "activity_type_id", "occurred_at"
     )
     fact = engine.ActivityFact
-    for lead_id, type_id, occurred_at in rows.order_by().iterator(chunk_size=5000):
+    for lead_id, type_id, occurred_at in rows.order_by():
         key = keys.get(type_id) or _type_keys(fresh=True)[type_id]
         grouped.setdefault(lead_id, []).append(fact(key, occurred_at))
     return grouped
