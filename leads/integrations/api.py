@@ -350,16 +350,14 @@ def post_activities(request: HttpRequest):
     with a result per item (created, duplicate or rejected with the fields at fault); the valid
     items are stored even when others are rejected. Scores are updated before the answer is sent."""
     items, batch = _items(_body(request), name="activity")
-    types = ingest.activity_type_ids()
+    types, refreshed = ingest.activity_type_ids(), False
     valid: list[tuple[int, ingest.ActivityIn]] = []
     results: list[dict] = [{}] * len(items)
     for n, raw in enumerate(items):
         item, errors = _validate(schemas.ActivityIn, raw)
-        if (
-            item is not None
-            and item.type not in types
-            and item.type not in ingest.activity_type_ids(fresh=True)
-        ):
+        if item is not None and item.type not in types and not refreshed:
+            types, refreshed = ingest.activity_type_ids(fresh=True), True  # a type added a moment ago
+        if item is not None and item.type not in types:
             errors = [{"field": "type", "message": f"unknown activity type {item.type!r}"}]
         if errors:
             if not batch:
@@ -443,10 +441,6 @@ def post_leads(request: HttpRequest):
             results[n] = {"index": n, "status": "rejected", "errors": errors}
             continue
         profile = item.model_dump(exclude_unset=True, exclude={"email", "attributes"})
-        profile = {
-            name: "" if value is None and name not in {"company_size", "revenue_potential"} else value
-            for name, value in profile.items()
-        }
         valid.append((n, ingest.LeadIn(item.email, profile, item.attributes)))
     try:
         done = ingest.upsert_leads([item for _, item in valid]) if valid else []
