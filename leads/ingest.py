@@ -35,6 +35,9 @@ class Recorded:
     activity_id: int
     lead_id: int
     created: bool
+    # The lead as rescored by this call (None when none of its activities was new), so a caller
+    # can answer with the new score without reading it again.
+    lead: Lead | None = field(default=None, compare=False, repr=False)
 
 
 def record_activities(items: list[ActivityIn], *, now: datetime | None = None) -> list[Recorded]:
@@ -59,19 +62,21 @@ def record_activities(items: list[ActivityIn], *, now: datetime | None = None) -
         lead_ids = _lead_ids_for(set(emails))
         inserted = _insert_once(items, [lead_ids[e] for e in emails], types)
         duplicates = _stored_events({key for key, row in zip(_keys(items), inserted, strict=True) if not row})
-        results = []
+        outcomes: list[tuple[int, int, bool]] = []
         touched: dict[int, datetime] = {}
         for item, email, key, row in zip(items, emails, _keys(items), inserted, strict=True):
             if row:
                 lead_id = lead_ids[email]
-                results.append(Recorded(row, lead_id, True))
+                outcomes.append((row, lead_id, True))
                 touched[lead_id] = max(touched.get(lead_id, item.occurred_at), item.occurred_at)
             else:
-                results.append(Recorded(*duplicates[key], False))
+                outcomes.append((*duplicates[key], False))
+        scored: dict[int, Lead] = {}
         if touched:
-            rescore_leads(touched, cause=Transition.Cause.ACTIVITY, now=now, last_activity=touched)
+            leads = rescore_leads(touched, cause=Transition.Cause.ACTIVITY, now=now, last_activity=touched)
+            scored = {lead.pk: lead for lead in leads}
             scores_changed.send(sender=Activity, lead_ids=sorted(touched), now=now)
-    return results
+    return [Recorded(pk, lead_id, created, scored.get(lead_id)) for pk, lead_id, created in outcomes]
 
 
 def record_activity(item: ActivityIn, *, now: datetime | None = None) -> Recorded:

@@ -387,8 +387,8 @@ def post_activities(request: HttpRequest):
             counts[result["status"]] += 1
         return answer(200, {"counts": counts, "results": results})
     done = recorded[0]
-    lead = Lead.objects.values("id", "email", "grade", "score", "bucket").get(pk=done.lead_id)
-    lead["label"] = f"{lead['grade']}{lead['score']}"
+    scored = done.lead or Lead.objects.get(pk=done.lead_id)  # a duplicate did not rescore its lead
+    lead = {name: getattr(scored, name) for name in ("id", "email", "grade", "score", "bucket", "label")}
     status = "created" if done.created else "duplicate"
     return answer(
         201 if done.created else 200, {"status": status, "activity_id": done.activity_id, "lead": lead}
