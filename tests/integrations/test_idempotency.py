@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -124,16 +125,12 @@ def test_a_key_replays_exactly_the_first_answer(lead_writer, body, key):
     assert (again.status_code, again.content) == (first.status_code, first.content)
 
 
-@pytest.mark.skipif(
-    "postgres" not in __import__("os").environ.get("DATABASE_URL", ""),
-    reason="concurrent writers are a PostgreSQL matter; the test database of SQLite is one shared in-memory file",
-)
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_senders_of_the_same_events_in_other_orders_store_each_once(tokens):
     """Senders racing with overlapping events and leads, in reverse orders: no deadlock, no double row."""
     import threading
 
-    from django.db import connection
     from django.test import Client
 
     from tests.integrations.conftest import ApiClient
