@@ -75,12 +75,23 @@ class Webhook(models.Model):
     buckets = models.JSONField(default=list, help_text='Bucket keys, e.g. ["sales_ready"].')
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    swept_through = models.BigIntegerField(
+        default=0, editable=False, help_text="The newest transition id the sweep has looked at."
+    )
 
     class Meta:
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and not self.swept_through:
+            # A new webhook notifies from now on, not about every lead's past moves.
+            from leads.models import Transition
+
+            self.swept_through = Transition.objects.aggregate(last=models.Max("id"))["last"] or 0
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         from scoring.models import Bucket

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Max
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.tasks import default_task_backend
@@ -114,6 +115,47 @@ def queue_deliveries(
     )
     transaction.on_commit(lambda: _enqueue(ids))
     return created
+
+
+# How far behind its mark the sweep looks again: a transaction that took its transition ids before
+# a later one committed (a full rescore batch writes thousands at once) commits them behind the mark.
+SWEEP_LOOKBACK_IDS = 100_000
+SWEEP_LIMIT = 5_000
+
+
+def sweep_transitions() -> int:
+    """Queue deliveries for transitions that ingest did not notify about: full rescores after a
+    publication, the decay refresh, sales outcomes. Returns how many deliveries it wrote.
+
+    Ingest notifies in its own transaction; everything else writes transition rows set-based or in
+    other apps, so `manage.py send_webhooks` (cron, every minute) sweeps the new rows. A delivery
+    exists at most once per (webhook, transition), so looking at a row twice is harmless.
+    """
+    written = 0
+    for webhook in Webhook.objects.filter(active=True).order_by("pk"):
+        with transaction.atomic():
+            webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)  # one sweeper per webhook
+            newest = Transition.objects.aggregate(last=Max("id"))["last"] or 0
+            rows = list(
+                Transition.objects.filter(
+                    id__gt=max(0, webhook.swept_through - SWEEP_LOOKBACK_IDS),
+                    id__lte=newest,
+                    at__gte=webhook.created_at,  # the look-back never reaches before the webhook
+                    to_bucket__in=webhook.buckets,
+                )
+                .exclude(
+                    pk__in=WebhookDelivery.objects.filter(webhook=webhook, transition__isnull=False).values(
+                        "transition_id"
+                    )
+                )
+                .select_related("lead", "matrix")
+                .order_by("id")[:SWEEP_LIMIT]
+            )
+            written += len(queue_deliveries(transitions=rows, hooks={webhook.pk: frozenset(webhook.buckets)}))
+            # With the limit reached, the rest waits for the next sweep.
+            mark = rows[-1].pk if len(rows) == SWEEP_LIMIT else newest
+            Webhook.objects.filter(pk=webhook.pk).update(swept_through=max(mark, webhook.swept_through))
+    return written
 
 
 def payload(transition: Transition) -> dict:

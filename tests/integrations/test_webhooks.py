@@ -196,3 +196,46 @@ def test_the_command_sends_due_retries(crm_hook, receiver, django_capture_on_com
     call_command("send_webhooks")
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, len(receiver.requests)) == ("delivered", 2, 2)
+
+
+def transition_into(lead, bucket: str, *, cause: str = "decay", from_bucket: str = "lead"):
+    from leads.models import Transition
+    from scoring.models import ScoringMatrix
+
+    return Transition.objects.create(
+        lead=lead,
+        from_bucket=from_bucket,
+        to_bucket=bucket,
+        grade="C",
+        score=12,
+        matrix=ScoringMatrix.objects.active(),
+        cause=cause,
+        at=timezone.now(),
+    )
+
+
+def test_transitions_written_outside_ingest_are_swept_once(receiver, django_capture_on_commit_callbacks):
+    """A decay refresh or a publication writes transitions set-based; the sweep notifies of them."""
+    lead = make_lead()
+    before = transition_into(lead, "nurture")  # older than the webhook: not its business
+    hook = Webhook.objects.create(name="MAP", url=receiver.url, secret=SECRET, buckets=["nurture"])
+    decayed = transition_into(lead, "nurture")
+    transition_into(lead, "dead", from_bucket="nurture")  # another bucket
+    transition_into(lead, "nurture", from_bucket="nurture", cause="disposition")  # no bucket change
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.sweep_transitions() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.sweep_transitions() == 0
+    (delivery,) = WebhookDelivery.objects.filter(webhook=hook)
+    assert delivery.transition_id == decayed.pk != before.pk
+    assert delivery.status == "delivered" and len(receiver.requests) == 1
+    assert json.loads(receiver.requests[0]["body"])["transition"]["cause"] == "decay"
+
+
+def test_the_sweep_leaves_alone_what_ingest_already_notified(
+    crm_hook, receiver, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_request(make_lead(seniority="executive"))
+        assert webhooks.sweep_transitions() == 0
+    assert WebhookDelivery.objects.count() == 1 and len(receiver.requests) == 1
