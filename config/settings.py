@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "django_tasks_db",
+    "ninja",  # its docs page then uses the vendored Swagger UI files, not a CDN
     "config",
     "config.audit",
     "config.accounts",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "scoring",
     "leads",
+    "leads.integrations",
     "feedback",
     "leads.imports",
 ]
@@ -248,6 +250,8 @@ LEADMATRIX = {
     "IMPORT_RETENTION_HOURS": env_int("IMPORT_RETENTION_HOURS", 24, minimum=1),
     # Serves /bench/bare/, the baseline page of the queue benchmark; off unless asked for.
     "BENCH_ROUTES": env_bool("LEADMATRIX_BENCH_ROUTES", False),
+    # The largest ingest API body: a batch of 1,000 activities with modest properties fits.
+    "API_MAX_BODY_BYTES": env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
 }
 
 os.makedirs(VAR_DIR, exist_ok=True)

@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 
 from config import views
 from config.accounts import views as account_views
+from leads.integrations.api import api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("imports/", include("leads.imports.urls")),
     path("", include("feedback.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
 ]
 
 if settings.LEADMATRIX["BENCH_ROUTES"]:

@@ -5,7 +5,7 @@ whom the object is out of reach (another rep's lead): 404, as if it did not exis
 are sent to sign in (302). Refused POSTs must change nothing (`_state`). `test_every_url_is_in_the_table`
 fails when a new URL has no row, so the table stays complete: add a row with the URL.
 
-API tokens of each scope join this table with the API (UNLISTED_PREFIXES).
+The API answers tokens, not people: its own table (`API`, below) holds every operation × token scope.
 """
 
 from __future__ import annotations
@@ -173,8 +173,8 @@ SPECIAL = {
     for who in SIGNED_IN  # already signed in: sent home
 } | {("POST /accounts/logout/", "anonymous"): 302}
 
-# URLs under these prefixes have no rows yet, on purpose: the admin's own pages (the staff rows above
-# stand for them), and the API, imports and reports, whose rows come with their branches.
+# URLs under these prefixes have no rows here, on purpose: the admin's own pages (the staff rows above
+# stand for them) and the API, whose operations are the `API` table below.
 UNLISTED_PREFIXES = ("admin/", "api/")
 
 
@@ -281,3 +281,61 @@ def test_every_url_is_in_the_table(objects):
     every = _named_urls(get_resolver().url_patterns)
     assert "leads:detail" in every and "two_factor" in every  # the walk reaches nested and top-level URLs
     assert every - in_table == set(), "add a row to ROWS for each of these URLs"
+
+
+# The ingest API: tokens, not sessions. Each endpoint -> the one token scope that may call it; other
+# scopes get 403, no token 401, and a signed-in session (even an admin's) is no token. The API's docs
+# and OpenAPI document are public.
+API = {
+    ("POST", "/api/v1/activities"): "activities:write",
+    ("POST", "/api/v1/leads"): "leads:write",
+    ("GET", "/api/v1/leads/{lead}"): "read",
+    ("GET", "/api/v1/queue"): "read",
+}
+API_BODIES = {
+    "/api/v1/activities": {
+        "email": "x@example.com",
+        "type": "web_visit",
+        "occurred_at": "2026-11-01T00:00:00Z",
+    },
+    "/api/v1/leads": {"email": "x@example.com"},
+}
+API_CALLERS = ["activities:write", "leads:write", "read", "no token", "admin session"]
+
+
+@pytest.mark.parametrize("caller", API_CALLERS)
+@pytest.mark.parametrize(("method", "url"), list(API))
+def test_api_access(client, request, objects, method, url, caller):
+    from leads.integrations.tokens import issue_token
+
+    headers = {}
+    if caller == "admin session":
+        client.force_login(request.getfixturevalue("admin_user"))
+    elif caller != "no token":
+        headers["Authorization"] = f"Bearer {issue_token(name='t', scope=caller)[1]}"
+    path = url.format(**objects)
+    if method == "POST":
+        response = client.post(path, API_BODIES[url], content_type="application/json", headers=headers)
+    else:
+        response = client.get(path, headers=headers)
+    if caller == API[(method, url)]:
+        assert response.status_code in {200, 201}
+    else:
+        assert response.status_code == (403 if caller in API_CALLERS[:3] else 401)
+
+
+def test_every_api_operation_is_in_the_api_table():
+    from leads.integrations.api import api
+
+    schema = api.get_openapi_schema()
+    operations = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
+    listed = {(method, url.replace("{lead}", "{ref}")) for method, url in API}
+    assert operations == listed
+
+
+@pytest.mark.parametrize("who", ["anonymous", "rep"])
+@pytest.mark.parametrize("page", ["/api/v1/docs", "/api/v1/openapi.json"])
+def test_api_docs_are_public(client, request, objects, who, page):
+    if who != "anonymous":
+        client.force_login(request.getfixturevalue(who))
+    assert client.get(page).status_code == 200

@@ -1,0 +1,400 @@
+"""Benchmark the ingest API on PostgreSQL, served by gunicorn, against two baselines in the same run.
+
+It prints (see docs/benchmarks.md, "Ingest API"):
+1. single-activity POSTs per second (wrk, a new event per request) against a bare Django template
+   view on the same gunicorn: target ratio >= 0.6;
+2. activities per second with 8 concurrent senders posting overlapping 1,000-item batches: target
+   >= 50,000/s and >= 0.75x the rate of COPY of the same rows into the same table by as many
+   concurrent connections; every batch must be answered 200 with 1,000 created, and PostgreSQL's
+   deadlock counter must not move.
+
+It empties the lead tables first, so it runs only on a PostgreSQL database whose name contains
+'bench'.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from leads.integrations.models import ApiToken
+from leads.integrations.tokens import issue_token
+from leads.models import Activity, Lead
+from scoring import bench
+from scoring.models import ActivityType
+from scoring.rescore import rescore_all
+
+PORT = 8766
+SINGLE_TARGET = 0.6
+BATCH_TARGET = 50_000
+COPY_TARGET = 0.75
+
+WRK_SCRIPT = """
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  token = args[1]
+  run = args[2]
+  leads = tonumber(args[3])
+  types = {"web_visit", "email_open", "email_click", "whitepaper_download", "video_view", "pricing_visit"}
+end
+function request()
+  counter = counter + 1
+  local body = string.format(
+    '{"email":"lead%d@bench.example","type":"%s","occurred_at":"%s","source":"wrk","event_id":"%s-%d-%d"}',
+    (counter * 7919 + tid * 104729) % leads + 1, types[counter % #types + 1], os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    run, tid, counter)
+  return wrk.format("POST", "/api/v1/activities",
+    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+class Command(BaseCommand):
+    help = "Ingest API speed: single activities vs a bare view, batches vs COPY, 8 concurrent senders."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--leads", type=int, default=20_000, help="Leads to start with (default 20,000).")
+        parser.add_argument(
+            "--activities-per-lead", type=int, default=20, help="Their activities (default 20)."
+        )
+        parser.add_argument("--seconds", type=int, default=15, help="wrk duration per URL (default 15).")
+        parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8).")
+        parser.add_argument(
+            "--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)."
+        )
+        parser.add_argument("--senders", type=int, default=8, help="Concurrent batch senders (default 8).")
+        parser.add_argument("--batches", type=int, default=6, help="Batches per sender (default 6).")
+        parser.add_argument("--skip-single", action="store_true", help="Only the batch measurements.")
+
+    def handle(self, *args, **opts):
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_ingest measures PostgreSQL: set DATABASE_URL to a bench database.")
+        name = str(connection.settings_dict["NAME"])
+        if "bench" not in name:
+            raise CommandError(
+                f"bench_ingest empties the lead tables; use a database named *bench* (not {name!r})."
+            )
+        if not shutil.which("wrk"):
+            raise CommandError("bench_ingest drives the server with wrk: apt-get install -y wrk.")
+        settings.DEBUG = False
+        self._prepare(opts["leads"], opts["activities_per_lead"])
+        ApiToken.objects.filter(name="bench_ingest").delete()
+        _, token = issue_token(
+            name="bench_ingest", scope=ApiToken.Scope.WRITE_ACTIVITIES, rate_per_minute=10**9
+        )
+        run = f"r{int(time.time())}"
+        with self._server(opts["workers"]):
+            single = None if opts["skip_single"] else self._single(token, run, opts)
+            batch = self._batches(token, run, opts)
+        copy_rate = self._copy_baseline(run, opts)
+        self._report(single, batch, copy_rate, opts)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def _prepare(self, leads: int, per_lead: int) -> None:
+        started = time.perf_counter()
+        bench.generate(leads=leads, per_lead=per_lead, anchor=timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE leads_lead")
+            cursor.execute("VACUUM ANALYZE leads_activity")
+        report = rescore_all(cause="publish")
+        self.stdout.write(
+            f"Data: {leads:,} leads x {per_lead} activities, scored ({report.transitions:,} transitions) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+
+    # --- the server ---------------------------------------------------------------------------
+
+    def _server(self, workers: int):
+        command = self
+
+        class Server:
+            def __enter__(self):
+                env = os.environ | {
+                    "DEBUG": "0",
+                    "SECRET_KEY": settings.SECRET_KEY,
+                    "ALLOWED_HOSTS": "127.0.0.1",
+                    "SECURE_SSL_REDIRECT": "0",
+                    "LEADMATRIX_BENCH_ROUTES": "1",
+                    "LOG_LEVEL": "WARNING",
+                    "TASKS_BACKEND": "database",
+                    "STATIC_ROOT": tempfile.mkdtemp(prefix="leadmatrix-bench-static-"),
+                }
+                subprocess.run(
+                    [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+                    cwd=settings.BASE_DIR,
+                    env=env,
+                    check=True,
+                )
+                gunicorn = Path(sys.executable).with_name("gunicorn")
+                self.process = subprocess.Popen(
+                    [
+                        str(gunicorn),
+                        "config.wsgi",
+                        "-w",
+                        str(workers),
+                        "-b",
+                        f"127.0.0.1:{PORT}",
+                        "--log-level",
+                        "warning",
+                    ],
+                    cwd=settings.BASE_DIR,
+                    env=env,
+                    start_new_session=True,
+                )
+                for _ in range(100):
+                    try:
+                        urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare/", timeout=1)
+                        return self
+                    except OSError:
+                        time.sleep(0.2)
+                self.__exit__()
+                raise CommandError("gunicorn did not start; run it by hand to see why.")
+
+            def __exit__(self, *exc):
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=30)
+                command.stdout.write("  (gunicorn stopped)")
+
+        return Server()
+
+    # --- single activities --------------------------------------------------------------------
+
+    def _single(self, token: str, run: str, opts) -> dict:
+        script = Path(tempfile.mkdtemp(prefix="leadmatrix-bench-wrk-")) / "post.lua"
+        script.write_text(WRK_SCRIPT)
+        before = Activity.objects.filter(source="wrk").count()
+        bare_url = f"http://127.0.0.1:{PORT}/bench/bare/"
+        api_url = f"http://127.0.0.1:{PORT}/api/v1/activities"
+        self._wrk(bare_url, seconds=3, connections=opts["connections"])
+        bare = self._wrk(bare_url, seconds=opts["seconds"], connections=opts["connections"])
+        self.stdout.write(f"  bare template view: {bare:.0f} req/s")
+        warm = [token, run + "w", str(opts["leads"])]
+        self._wrk(api_url, seconds=3, connections=opts["connections"], script=script, args=warm)
+        args = [token, run, str(opts["leads"])]
+        api = self._wrk(
+            api_url, seconds=opts["seconds"], connections=opts["connections"], script=script, args=args
+        )
+        stored = Activity.objects.filter(source="wrk").count() - before
+        self.stdout.write(f"  POST /api/v1/activities, one activity: {api:.0f} req/s ({stored:,} stored)")
+        return {"bare": bare, "api": api, "stored": stored}
+
+    def _wrk(self, url: str, *, seconds: int, connections: int, script=None, args=()) -> float:
+        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+        if script:
+            command += ["-s", str(script)]
+        command += [url, *(["--", *args] if args else [])]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        if "Non-2xx" in out:
+            raise CommandError(f"{url} answered errors under load:\n{out}")
+        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if not match:
+            raise CommandError(f"Could not read wrk's output:\n{out}")
+        return float(match.group(1))
+
+    # --- batches ------------------------------------------------------------------------------
+
+    def _bodies(self, run: str, opts, *, source: str) -> list[list[list[dict]]]:
+        """Per sender, its batches; every batch draws from all leads, so concurrent batches overlap."""
+        rng = random.Random(42)
+        keys = [k for k in ActivityType.objects.values_list("key", flat=True) if k != "unsubscribe"]
+        now = timezone.now()
+        senders = []
+        for s in range(opts["senders"]):
+            batches = []
+            for b in range(opts["batches"]):
+                batches.append(
+                    [
+                        {
+                            "email": f"lead{rng.randint(1, opts['leads'])}@bench.example",
+                            "type": rng.choice(keys),
+                            "occurred_at": (now - timedelta(seconds=rng.randrange(30 * 86400))).isoformat(),
+                            "source": source,
+                            "event_id": f"{run}-{s}-{b}-{i}",
+                            "properties": {"page": f"/p/{i % 40}"},
+                        }
+                        for i in range(1000)
+                    ]
+                )
+            senders.append(batches)
+        return senders
+
+    def _batches(self, token: str, run: str, opts) -> dict:
+        senders = self._bodies(run, opts, source="batch")
+        encoded = [[json.dumps(batch).encode() for batch in batches] for batches in senders]
+        # Warm up each worker once with a small batch.
+        self._post(token, json.dumps(senders[0][0][:10]).replace(run, run + "w").encode())
+        deadlocks_before = self._deadlocks()
+        latencies: list[float] = []
+        failures: list[str] = []
+        created = 0
+        lock = threading.Lock()
+
+        def send(bodies: list[bytes]) -> None:
+            nonlocal created
+            for body in bodies:
+                started = time.perf_counter()
+                status, answer = self._post(token, body)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed * 1000)
+                    if status != 200:
+                        failures.append(f"{status}: {answer[:300]!r}")
+                    else:
+                        created += json.loads(answer)["counts"]["created"]
+
+        threads = [threading.Thread(target=send, args=(bodies,)) for bodies in encoded]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        total = opts["senders"] * opts["batches"] * 1000
+        result = {
+            "seconds": seconds,
+            "created": created,
+            "total": total,
+            "rate": created / seconds,
+            "failures": failures,
+            "deadlocks": self._deadlocks() - deadlocks_before,
+            "p50": statistics.median(latencies),
+            "p95": statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0],
+        }
+        self.stdout.write(
+            f"  {opts['senders']} senders x {opts['batches']} batches of 1,000: {result['rate']:,.0f} activities/s "
+            f"({created:,} of {total:,} created in {seconds:.2f} s; batch p50 {result['p50']:.0f} ms, "
+            f"p95 {result['p95']:.0f} ms; {len(failures)} failed; deadlocks {result['deadlocks']})"
+        )
+        for failure in failures[:3]:
+            self.stdout.write(f"    {failure}")
+        return result
+
+    def _post(self, token: str, body: bytes) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+        try:
+            conn.request(
+                "POST",
+                "/api/v1/activities",
+                body,
+                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def _deadlocks(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    # --- COPY ---------------------------------------------------------------------------------
+
+    def _copy_baseline(self, run: str, opts) -> float:
+        """The same number of rows, as concurrent 1,000-row COPYs (each committed) into leads_activity."""
+        import psycopg
+
+        senders = self._bodies(run + "c", opts, source="copy")
+        ids = dict(Lead.objects.values_list("email", "id"))
+        types = dict(ActivityType.objects.values_list("key", "id"))
+        now = timezone.now()
+        rows = [
+            [
+                [
+                    (
+                        ids[a["email"]],
+                        types[a["type"]],
+                        a["occurred_at"],
+                        a["source"],
+                        a["event_id"],
+                        json.dumps(a["properties"]),
+                        now,
+                    )
+                    for a in batch
+                ]
+                for batch in batches
+            ]
+            for batches in senders
+        ]
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        params.pop("prepare_threshold", None)
+        columns = "lead_id, activity_type_id, occurred_at, source, source_event_id, properties, recorded_at"
+
+        def copy(batches) -> None:
+            with psycopg.connect(**params) as conn:
+                for batch in batches:
+                    with (
+                        conn.transaction(),
+                        conn.cursor() as cursor,
+                        cursor.copy(f"COPY leads_activity ({columns}) FROM STDIN") as copy,
+                    ):
+                        for row in batch:
+                            copy.write_row(row)
+
+        threads = [threading.Thread(target=copy, args=(batches,)) for batches in rows]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        copied = Activity.objects.filter(source="copy").count()
+        rate = copied / seconds
+        self.stdout.write(
+            f"  COPY, {opts['senders']} connections x {opts['batches']} x 1,000 rows: {rate:,.0f} rows/s ({copied:,} rows in {seconds:.2f} s)"
+        )
+        return rate
+
+    # --- the table ------------------------------------------------------------------------------
+
+    def _report(self, single, batch, copy_rate, opts) -> None:
+        def verdict(ok: bool) -> str:
+            return "PASS" if ok else "FAIL"
+
+        self.stdout.write("\nResults")
+        if single:
+            ratio = single["api"] / single["bare"]
+            self.stdout.write(
+                f"  single activity: {single['api']:,.0f} req/s vs bare view {single['bare']:,.0f} req/s = "
+                f"{ratio:.2f}x  (>= {SINGLE_TARGET}: {verdict(ratio >= SINGLE_TARGET)})"
+            )
+        self.stdout.write(
+            f"  batches of 1,000: {batch['rate']:,.0f} activities/s  (>= {BATCH_TARGET:,}: "
+            f"{verdict(batch['rate'] >= BATCH_TARGET)})"
+        )
+        copy_ratio = batch["rate"] / copy_rate
+        self.stdout.write(
+            f"  vs COPY {copy_rate:,.0f} rows/s = {copy_ratio:.2f}x  (>= {COPY_TARGET}: {verdict(copy_ratio >= COPY_TARGET)})"
+        )
+        clean = not batch["failures"] and batch["deadlocks"] == 0 and batch["created"] == batch["total"]
+        self.stdout.write(
+            f"  {opts['senders']} concurrent overlapping senders: {len(batch['failures'])} failed batches, "
+            f"{batch['deadlocks']} deadlocks, {batch['created']:,}/{batch['total']:,} created  ({verdict(clean)})"
+        )
