@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Case, Count, Q, Value, When
+from django.db.models.signals import post_save
 
 from leads.models import Lead
 from scoring import engine
@@ -201,6 +202,42 @@ def _parse_cursor(cursor: str):
     except ValueError:
         return None
     return p, EPOCH + timedelta(microseconds=due), score, pk
+
+
+# The queue's lookups that change rarely, kept in this process's cache (Django's local-memory
+# cache, one per worker) so that a queue request does not ask the database for them each time.
+# A publication in this process drops the buckets at once (below); other worker processes see the
+# new bucket names within the minute, while the rescore that moves leads into the new buckets takes
+# minutes at a million leads anyway. A new or renamed rep appears in the owner lists within a minute.
+LOOKUP_SECONDS = 60
+ACTIVE_BUCKETS_KEY = "leadmatrix:active-buckets"
+
+
+def active_buckets() -> list[engine.Bucket]:
+    """The buckets of the active matrix version (from the per-process cache, refreshed every minute)."""
+
+    def compute() -> list[engine.Bucket]:
+        return list(engine_matrix(ScoringMatrix.objects.active()).buckets)
+
+    return cache.get_or_set(ACTIVE_BUCKETS_KEY, compute, timeout=LOOKUP_SECONDS)
+
+
+def _forget_active_buckets(sender, **kwargs) -> None:
+    cache.delete(ACTIVE_BUCKETS_KEY)
+
+
+# Publishing saves the new version and the retired one: forget the buckets in this process at once.
+post_save.connect(_forget_active_buckets, sender=ScoringMatrix, dispatch_uid="leads-active-buckets")
+
+
+def rep_choices() -> list[tuple[str, str]]:
+    """(id, name) of every active sales rep for the queue's owner lists (per-process cache, a minute)."""
+    from leads.assignment import reps
+
+    def compute() -> list[tuple[str, str]]:
+        return [(str(rep.pk), rep.get_full_name() or rep.username) for rep in reps()]
+
+    return cache.get_or_set("leadmatrix:rep-choices", compute, timeout=LOOKUP_SECONDS)
 
 
 def queue_filter_choices() -> dict:

@@ -108,3 +108,20 @@ def queue_claim_forms(context, rows: list[dict]) -> SafeString:
             if not row["owner"]
         )
     )
+
+
+@register.simple_tag
+def options(choices, selected=None) -> SafeString:
+    """`<option>`s for a select, written in one go: (value, label) pairs, or strings that are both.
+
+    The one whose value equals `selected` is marked selected. The queue's filter form has a few
+    dozen options, each a loop turn with a comparison and two lookups as template markup.
+    """
+    parts = []
+    for choice in choices:
+        plain = isinstance(choice, str)
+        value, label = (choice, choice) if plain else (str(choice[0]), str(choice[1]))
+        attrs = "" if plain else f' value="{escape(value)}"'
+        mark = " selected" if value == selected else ""
+        parts.append(f"<option{attrs}{mark}>{escape(label)}</option>")
+    return mark_safe("".join(parts))
