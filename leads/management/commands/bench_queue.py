@@ -41,13 +41,22 @@ class Command(BaseCommand):
     help = "Queue page speed against a bare template view on the same gunicorn (PostgreSQL, needs wrk)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--seconds", type=int, default=15, help="wrk duration per URL (default 15).")
+        parser.add_argument(
+            "--seconds", type=int, default=15, help="wrk seconds per URL and round (default 15)."
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=2,
+            help="Rounds over all URLs, in turn (default 2): on a shared machine the load drifts, and "
+            "measuring each page in every round spreads the drift over all of them.",
+        )
         parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8).")
         parser.add_argument(
             "--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)."
         )
 
-    def handle(self, *args, seconds: int, connections: int, workers: int, **options):
+    def handle(self, *args, seconds: int, rounds: int, connections: int, workers: int, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_queue measures PostgreSQL: set DATABASE_URL to the bench database.")
         if not shutil.which("wrk"):
@@ -59,7 +68,10 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Only {in_queue} leads are in the queue; build the data set with bench_scoring first."
             )
-        self.stdout.write(f"Leads: {Lead.objects.count():,}, in the queue: {in_queue:,}")
+        self.stdout.write(
+            f"Leads: {Lead.objects.count():,}, in the queue: {in_queue:,}; {os.cpu_count()} CPUs, "
+            f"load average {_load()} at the start"
+        )
         with connection.cursor() as cursor:
             # Statistics for the queue index's expression, as autovacuum would gather after a migration.
             cursor.execute("ANALYZE leads_lead")
@@ -75,7 +87,9 @@ class Command(BaseCommand):
             )
 
         db_ms = {name: self._db_time(client, url) for name, url in urls.items() if "queue" in name}
-        rps = self._serve_and_measure(urls, cookie, seconds=seconds, connections=connections, workers=workers)
+        rps = self._serve_and_measure(
+            urls, cookie, seconds=seconds, rounds=rounds, connections=connections, workers=workers
+        )
         self._profile(client, urls["queue, first page"])
 
         bare = rps["bare template view"]
@@ -93,6 +107,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"DB time < 2 ms at every depth: {'PASS' if worst_db < 2 else 'FAIL'} ({worst_db:.2f} ms)"
         )
+        self.stdout.write(f"Load average at the end: {_load()}")
 
     def _manager(self) -> User:
         user, _ = User.objects.get_or_create(username="bench-manager", defaults={"first_name": "Bench"})
@@ -126,7 +141,7 @@ class Command(BaseCommand):
         return statistics.median(spent) * 1000
 
     def _serve_and_measure(
-        self, urls: dict, cookie: str, *, seconds: int, connections: int, workers: int
+        self, urls: dict, cookie: str, *, seconds: int, rounds: int, connections: int, workers: int
     ) -> dict:
         env = os.environ | {
             "DEBUG": "0",
@@ -162,13 +177,17 @@ class Command(BaseCommand):
         )
         try:
             self._wait_until_up(cookie)
-            results = {}
-            for name, url in urls.items():
-                target = f"http://127.0.0.1:{PORT}{url}"
-                self._wrk(target, cookie, seconds=3, connections=connections)  # warm up
-                results[name] = self._wrk(target, cookie, seconds=seconds, connections=connections)
-                self.stdout.write(f"  {name}: {results[name]:.0f} req/s")
-            return results
+            for url in urls.values():  # warm up every page once (caches, connections)
+                self._wrk(f"http://127.0.0.1:{PORT}{url}", cookie, seconds=3, connections=connections)
+            done = {name: [0, 0.0] for name in urls}  # requests, seconds
+            for number in range(1, rounds + 1):
+                for name, url in urls.items():
+                    target = f"http://127.0.0.1:{PORT}{url}"
+                    count, took = self._wrk(target, cookie, seconds=seconds, connections=connections)
+                    done[name][0] += count
+                    done[name][1] += took
+                    self.stdout.write(f"  round {number}, {name}: {count / took:.0f} req/s (load {_load()})")
+            return {name: count / took for name, (count, took) in done.items()}
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -189,7 +208,8 @@ class Command(BaseCommand):
                     f"The signed-in queue request was sent to {response.url}: the session did not hold."
                 )
 
-    def _wrk(self, url: str, cookie: str, *, seconds: int, connections: int) -> float:
+    def _wrk(self, url: str, cookie: str, *, seconds: int, connections: int) -> tuple[int, float]:
+        """Requests wrk completed and the seconds it took (all answered 2xx, or the command stops)."""
         out = subprocess.run(
             ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url],
             capture_output=True,
@@ -198,10 +218,11 @@ class Command(BaseCommand):
         ).stdout
         if "Non-2xx" in out:
             raise CommandError(f"{url} answered errors under load:\n{out}")
-        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        match = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)\b", out)
         if not match:
             raise CommandError(f"Could not read wrk's output:\n{out}")
-        return float(match.group(1))
+        scale = {"ms": 0.001, "s": 1, "m": 60}[match.group(3)]
+        return int(match.group(1)), float(match.group(2)) * scale
 
     def _profile(self, client: Client, url: str, requests: int = 100) -> None:
         profiler = cProfile.Profile()
@@ -215,3 +236,7 @@ class Command(BaseCommand):
             f"\nWhere a queue request spends its time ({requests} requests, in-process, by own time):"
         )
         self.stdout.write(out.getvalue().split("\n", 6)[-1][:4000])
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
