@@ -74,23 +74,33 @@ _CLAIM_FORM = (
 def queue_rows(rows: list[dict], *, select: bool, claim: bool) -> SafeString:
     """The queue table's rows (`selectors.queue_rows`): a checkbox when `select`, Claim when `claim`."""
     parts = []
+    # Most rows share a bucket (its key, name and action): escape each such string once a page.
+    shared: dict[str, str] = {}
+
+    def once(text: str) -> str:
+        done = shared.get(text)
+        if done is None:
+            done = shared[text] = escape(text)
+        return done
+
     for row in rows:
         name = escape(row["name"])
         owner = row["owner"]
+        sla = row["sla"]
         parts.append(
             _ROW.format(
                 select=_SELECT.format(pk=row["pk"], name=name) if select else "",
-                bucket=escape(row["bucket"]),
-                label=escape(row["label"]),
+                bucket=once(row["bucket"]),
+                label=once(row["label"]),
                 url=escape(row["url"]),
                 name=name,
                 recycled=_RECYCLED.format(n=row["recycled"]) if row["recycled"] else "",
                 subtitle=escape(row["subtitle"]),
-                bucket_name=escape(row["bucket_name"]),
-                action=escape(row["action"]),
-                sla=row["sla"] if isinstance(row["sla"], SafeString) else escape(row["sla"]),
-                ago=escape(row["ago"]),
-                owner=escape(owner) if owner else _CLAIM.format(pk=row["pk"]) if claim else _UNASSIGNED,
+                bucket_name=once(row["bucket_name"]),
+                action=once(row["action"]),
+                sla=sla if isinstance(sla, SafeString) else once(sla),
+                ago=once(row["ago"]),
+                owner=once(owner) if owner else _CLAIM.format(pk=row["pk"]) if claim else _UNASSIGNED,
             )
         )
     return mark_safe("".join(parts))
