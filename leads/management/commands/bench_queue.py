@@ -5,7 +5,7 @@ Run it on PostgreSQL with the data set `bench_scoring` builds (see docs/benchmar
   each measured with wrk against gunicorn in the same run, and their ratio (target >= 0.4);
 - database time per queue request at each depth, measured in-process (target < 2 ms);
 - CPU time per request in-process, bare view and queue pages in turn (context: a ratio that the
-  machine's load hardly moves);
+  machine's load moves less);
 - where the CPU time of a queue request goes (cProfile, top functions by own time).
 """
 
@@ -134,7 +134,7 @@ class Command(BaseCommand):
             "(DB ms p10 and the CPU columns are context, not the targets: the tenth percentile of a "
             "request's database time is what it costs when no neighbour holds the CPU; CPU ms is the "
             "median process time of a request in-process, without gunicorn and wrk, bare first and the "
-            "pages in turn, so its ratio hardly moves with the machine's load.)"
+            "pages in turn, so its ratio moves less with the machine's load.)"
         )
         self.stdout.write(f"Load average at the end: {_load()}")
 
