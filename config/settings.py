@@ -93,8 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.roles.context",
-                "feedback.context.unread_count",
-                "scoring.context.proposals",
+                "feedback.context.badges",  # the bell and the Proposals count, in one query
             ],
         },
     },

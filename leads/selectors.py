@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Case, Count, Q, Value, When
+from django.db.models.signals import post_save
 
 from leads.models import Lead
 from scoring import engine
@@ -143,7 +144,7 @@ class QueueFilters:
 
 @dataclass
 class QueuePage:
-    leads: list[Lead]
+    leads: list  # named tuples of QUEUE_ROW_FIELDS
     next_cursor: str
     now: datetime
 
@@ -171,6 +172,15 @@ def queue_leads(*, user, filters: QueueFilters, now: datetime):
     return leads.queue_order()
 
 
+# What a queue row and the cursor read. They come as named tuples: at 50 rows, building model
+# instances (and the owner's) was a visible share of a request in the profile.
+QUEUE_ROW_FIELDS = (
+    "pk", "grade", "score", "bucket", "bucket_priority", "in_queue", "due_at", "first_contact_at",
+    "last_activity_at", "recycled_count", "first_name", "last_name", "email", "title", "company",
+    "owner", "owner__first_name", "owner__username",
+)  # fmt: skip
+
+
 def queue_page(*, user, filters: QueueFilters, cursor: str, size: int, now: datetime) -> QueuePage:
     """One page of the queue by keyset on (bucket priority, due time, score, id): no OFFSET."""
     leads = queue_leads(user=user, filters=filters, now=now)
@@ -178,7 +188,7 @@ def queue_page(*, user, filters: QueueFilters, cursor: str, size: int, now: date
     if after:
         p, due, score, pk = after
         leads = leads.after_in_queue_order(priority=p, due_at=due, score=score, pk=pk)
-    rows = list(leads.select_related("owner")[: size + 1])
+    rows = list(leads.values_list(*QUEUE_ROW_FIELDS, named=True)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     last = rows[-1] if rows else None
@@ -198,6 +208,42 @@ def _parse_cursor(cursor: str):
     except ValueError:
         return None
     return p, EPOCH + timedelta(microseconds=due), score, pk
+
+
+# The queue's lookups that change rarely, kept in this process's cache (Django's local-memory
+# cache, one per worker) so that a queue request does not ask the database for them each time.
+# A publication in this process drops the buckets at once (below); other worker processes see the
+# new bucket names within the minute, while the rescore that moves leads into the new buckets takes
+# minutes at a million leads anyway. A new or renamed rep appears in the owner lists within a minute.
+LOOKUP_SECONDS = 60
+ACTIVE_BUCKETS_KEY = "leadmatrix:active-buckets"
+
+
+def active_buckets() -> list[engine.Bucket]:
+    """The buckets of the active matrix version (from the per-process cache, refreshed every minute)."""
+
+    def compute() -> list[engine.Bucket]:
+        return list(engine_matrix(ScoringMatrix.objects.active()).buckets)
+
+    return cache.get_or_set(ACTIVE_BUCKETS_KEY, compute, timeout=LOOKUP_SECONDS)
+
+
+def _forget_active_buckets(sender, **kwargs) -> None:
+    cache.delete(ACTIVE_BUCKETS_KEY)
+
+
+# Publishing saves the new version and the retired one: forget the buckets in this process at once.
+post_save.connect(_forget_active_buckets, sender=ScoringMatrix, dispatch_uid="leads-active-buckets")
+
+
+def rep_choices() -> list[tuple[str, str]]:
+    """(id, name) of every active sales rep for the queue's owner lists (per-process cache, a minute)."""
+    from leads.assignment import reps
+
+    def compute() -> list[tuple[str, str]]:
+        return [(str(rep.pk), rep.get_full_name() or rep.username) for rep in reps()]
+
+    return cache.get_or_set("leadmatrix:rep-choices", compute, timeout=LOOKUP_SECONDS)
 
 
 def queue_filter_choices() -> dict:
@@ -287,11 +333,10 @@ def score_history(lead: Lead, *, live: engine.ScoreResult) -> list[dict]:
     return points
 
 
-def queue_rows(leads: list[Lead], *, now: datetime, buckets: dict[str, engine.Bucket]) -> list[dict]:
-    """The queue's rows as plain dicts of ready-made strings.
+def queue_rows(leads: list, *, now: datetime, buckets: dict[str, engine.Bucket]) -> list[dict]:
+    """The queue's rows (`QueuePage.leads`) as plain dicts of ready-made strings.
 
-    The queue page renders many rows; dicts resolve in the template at the first try (a model
-    instance costs a failed item lookup per variable), and the SLA and age are formatted once here.
+    The SLA and age are formatted once here; `queue_tags.queue_rows` writes the markup.
     """
     from leads.templatetags.queue_tags import ago, sla
 
@@ -311,7 +356,7 @@ def queue_rows(leads: list[Lead], *, now: datetime, buckets: dict[str, engine.Bu
                 "recycled": lead.recycled_count,
                 "sla": sla(lead, now),
                 "ago": ago(lead.last_activity_at, now),
-                "owner": (lead.owner.first_name or lead.owner.username) if lead.owner else "",
+                "owner": (lead.owner__first_name or lead.owner__username) if lead.owner else "",
             }
         )
     return rows

@@ -11,21 +11,22 @@ from django.views.decorators.http import require_POST
 
 from config.exports import csv_response
 from config.roles import MARKETING, ROLES, SALES_MANAGER, SALES_REP, has_role, role_required
-from leads.assignment import AssignmentError, assign_leads, claim_lead, reps, round_robin
+from leads.assignment import AssignmentError, assign_leads, claim_lead, round_robin
 from leads.models import Lead
 from leads.selectors import (
     EXPORT_FIELDS,
     QueueFilters,
+    active_buckets,
     lead_export_rows,
     lead_page,
     new_in_queue_since,
     queue_filter_choices,
     queue_page,
     queue_rows,
+    rep_choices,
     search_leads,
     team_overview,
 )
-from scoring.matrices import engine_matrix
 from scoring.models import ScoringMatrix
 
 
@@ -34,7 +35,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     """The sales queue in work order: my queue for a rep, the team's for a manager, read-only for marketing."""
     filters = QueueFilters.from_query(request.GET)
     now = timezone.now()
-    plain = engine_matrix(ScoringMatrix.objects.active())
+    buckets = active_buckets()
     page = queue_page(
         user=request.user,
         filters=filters,
@@ -42,23 +43,22 @@ def queue(request: HttpRequest) -> HttpResponse:
         size=settings.LEADMATRIX["QUEUE_PAGE_SIZE"],
         now=now,
     )
+    can_assign = has_role(request.user, SALES_MANAGER)
     context = {
         "page": page,
         "filters": filters,
         "can_claim": has_role(request.user, SALES_REP),
-        "can_assign": has_role(request.user, SALES_MANAGER),
+        "can_assign": can_assign,
         "read_only": has_role(request.user, MARKETING)
         and not has_role(request.user, SALES_REP, SALES_MANAGER),
         "title": "My queue" if has_role(request.user, SALES_REP) else "Team queue",
-        "rows": queue_rows(page.leads, now=now, buckets={b.key: b for b in plain.buckets}),
+        "rows": queue_rows(page.leads, now=now, buckets={b.key: b for b in buckets}),
+        # The assign form is part of the results, so the htmx fragment needs the reps too.
+        "reps": rep_choices() if can_assign or not request.htmx else [],
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "leads/queue.html#results", context)
-    context |= {
-        "buckets": [b for b in plain.buckets if b.in_queue],
-        "reps": reps(),
-        **queue_filter_choices(),
-    }
+    context |= {"buckets": [(b.key, b.name) for b in buckets if b.in_queue], **queue_filter_choices()}
     return render(request, "leads/queue.html", context)
 
 
