@@ -13,7 +13,7 @@ import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from django.db import transaction
 
 COLUMNS = [
     "prospect_id",
+    "email",
     "lead_origin",
     "lead_source",
     "occupation",
@@ -30,6 +31,7 @@ COLUMNS = [
     "page_views_per_visit",
     "last_activity",
     "last_activity_days_ago",
+    "last_activity_date",
     "converted",
 ]
 # value, share, effect on the log-odds of converting
@@ -81,6 +83,9 @@ LAST_ACTIVITY_TYPES = {
     "Unsubscribed": "unsubscribe",
 }
 DATASET_SOURCE = "public-style-dataset"
+# The day the export was taken: `last_activity_date` counts back from it, so the file stays the same
+# whatever day it is generated (and its dates are never in the future for an import).
+EXPORTED_ON = date(2026, 11, 1)
 
 
 def _pick(rng: random.Random, options):
@@ -121,6 +126,7 @@ def generate_rows(*, count: int = 4000, seed: int = 2026) -> list[dict]:
         rows.append(
             {
                 "prospect_id": f"P{n + 1:05d}",
+                "email": f"p{n + 1:05d}@dataset.example",
                 "lead_origin": origin,
                 "lead_source": source,
                 "occupation": occupation,
@@ -130,6 +136,7 @@ def generate_rows(*, count: int = 4000, seed: int = 2026) -> list[dict]:
                 "page_views_per_visit": f"{per_visit:.2f}",
                 "last_activity": last,
                 "last_activity_days_ago": str(days_ago),
+                "last_activity_date": (EXPORTED_ON - timedelta(days=days_ago)).isoformat(),
                 "converted": "1" if converted else "0",
             }
         )

@@ -132,6 +132,8 @@ TARGETS: dict[str, list[Target]] = {
         _target("note", "Note", "notes", "comment", "comments"),
     ],
 }
+# Column names that hold a lead's outcome (a converted flag, a won/lost status).
+OUTCOME_COLUMN_NAMES = {"converted", "won", "outcome", "disposition", "isconverted", "convertedflag"}
 DATE_TARGETS = {ImportJob.Kind.ACTIVITIES: "occurred_at", ImportJob.Kind.OUTCOMES: "at"}
 
 SENIORITY = {
@@ -224,6 +226,10 @@ def suggest_mapping(*, kind: str, headers: list[str]) -> tuple[dict[str, str], S
         if key and key not in taken:
             mapping[header] = key
             taken.add(key)
+        elif kind == ImportJob.Kind.LEADS and _norm(header) in OUTCOME_COLUMN_NAMES:
+            # A lead's outcome kept as an attribute would let calibration learn the answer from itself;
+            # outcomes come in as outcomes (a second import of the same file).
+            mapping[header] = SKIP
         else:
             mapping[header] = ATTRIBUTE if keeps_attributes(kind) else SKIP
     return mapping | added, None

@@ -1,6 +1,7 @@
 """Calibration: refusal on too little data, a suggestion that ranks better, a draft through governance."""
 
 import random
+from datetime import date
 
 import pytest
 from django.utils import timezone
@@ -118,3 +119,15 @@ def test_the_calibration_page_shows_the_refusal(client, manager):
     client.force_login(manager)
     response = client.post("/calibration/", follow=True)
     assert 'data-testid="calibration-refused"' in response.content.decode()
+
+
+def test_the_data_set_carries_what_the_import_pages_need_an_email_and_a_date_per_lead():
+    from feedback.dataset import EXPORTED_ON, _email, generate_rows
+
+    rows = generate_rows(count=50)
+    assert all(row["email"] == _email(row) for row in rows)  # the loader and the pages make the same leads
+    dates = [date.fromisoformat(row["last_activity_date"]) for row in rows]
+    assert all(
+        (EXPORTED_ON - d).days == int(row["last_activity_days_ago"])
+        for d, row in zip(dates, rows, strict=True)
+    )

@@ -52,6 +52,19 @@ def test_one_field_is_matched_once_and_outcome_files_skip_what_does_not_fit():
     assert mapping_problems(kind="outcomes", mapping=mapping) == ["Choose the column that holds the date."]
 
 
+def test_a_converted_flag_in_a_lead_file_is_skipped_not_kept_as_an_attribute():
+    headers = ["email", "occupation", "total_visits", "converted"]
+    mapping, _ = suggest_mapping(kind="leads", headers=headers)
+    assert mapping == {
+        "email": "email",
+        "occupation": ATTRIBUTE,
+        "total_visits": ATTRIBUTE,
+        "converted": SKIP,
+    }
+    # The same column in an outcome file is the outcome.
+    assert suggest_mapping(kind="outcomes", headers=headers)[0]["converted"] == "outcome"
+
+
 def test_attribute_keys_are_short_names_a_criterion_can_use():
     assert attribute_key("Time on site (min)") == "time_on_site_min"
     assert attribute_key("  Lead-Score ") == "lead_score"

@@ -45,7 +45,8 @@ def test_a_messy_lead_file_imports_with_counts_and_reasons(marketer):
         1200,
         "executive",
     )
-    assert ann.attributes == {"visits": "12", "time_on_site": "3.5", "converted": "1"}
+    # The converted flag is skipped by default in a lead file (it comes in as an outcome).
+    assert ann.attributes == {"visits": "12", "time_on_site": "3.5"}
     bo = Lead.objects.get(email="bo@example.org")
     assert (bo.company, bo.company_size, bo.seniority) == ("", None, "")  # placeholders are missing values
     reasons = dict(Rejection.objects.filter(job=job).values_list("row", "reason"))
@@ -203,7 +204,8 @@ def test_an_import_whose_file_is_gone_fails_with_a_message(marketer):
 EMAILS = st.from_regex(r"[a-z]{1,6}@example\.(org|com)", fullmatch=True)
 COMPANY = st.one_of(
     st.sampled_from(["", "N/A", "Select", "Acme", "Initech", "=cmd()", "Café, Ltd."]),
-    st.text(st.characters(exclude_characters="\x00"), max_size=20),  # a NUL byte refuses the whole file
+    # A NUL byte refuses the whole file; a lone surrogate cannot be written as UTF-8 by any spreadsheet.
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=20),
 )
 SIZE = st.sampled_from(["", "12", "1,200", "1.200", "N/A", "lots"])
 
