@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from leads.models import Activity, Lead, Transition
 from scoring.models import ActivityType
-from scoring.rescore import rescore_leads, save_fields
+from scoring.rescore import rescore_leads, rescore_set, save_fields
+
+# From this many touched leads on, a batch is rescored set-based in SQL (`rescore_set`): a couple of
+# statements whatever the size, where the engine reads every activity into Python. Below it the
+# engine is cheaper: the set-based statement costs milliseconds to build and plan.
+SET_BASED_FROM = 20
 
 
 class IngestError(ValueError):
@@ -35,8 +40,8 @@ class Recorded:
     activity_id: int
     lead_id: int
     created: bool
-    # The lead as rescored by this call (None when none of its activities was new), so a caller
-    # can answer with the new score without reading it again.
+    # The lead as rescored by this call (None when none of its activities was new, or when the
+    # batch was rescored set-based), so a caller can answer with the new score without reading it.
     lead: Lead | None = field(default=None, compare=False, repr=False)
 
 
@@ -44,7 +49,8 @@ def record_activities(items: list[ActivityIn], *, now: datetime | None = None) -
     """Store activities once per (source, event id), create unknown leads, rescore touched leads.
 
     Everything happens in one transaction: the scores a caller reads after this returns include
-    these activities. Rescoring locks the touched leads in id order with `FOR NO KEY UPDATE`, which
+    these activities. Activities go in first, the leads are locked last, only to be rescored (set-
+    based in SQL from `SET_BASED_FROM` leads on), so the locks are held briefly. Rescoring locks the touched leads in id order with `FOR NO KEY UPDATE`, which
     the key-share locks that inserting their activities takes do not conflict with, so concurrent
     batches that share leads queue up instead of deadlocking (bench_ingest checks it with 8 senders).
     """
@@ -72,9 +78,12 @@ def record_activities(items: list[ActivityIn], *, now: datetime | None = None) -
             else:
                 outcomes.append((*duplicates[key], False))
         scored: dict[int, Lead] = {}
-        if touched:
+        if len(touched) >= SET_BASED_FROM:
+            rescore_set(touched, cause=Transition.Cause.ACTIVITY, now=now, last_activity=touched)
+        elif touched:
             leads = rescore_leads(touched, cause=Transition.Cause.ACTIVITY, now=now, last_activity=touched)
             scored = {lead.pk: lead for lead in leads}
+        if touched:
             scores_changed.send(sender=Activity, lead_ids=sorted(touched), now=now)
     return [Recorded(pk, lead_id, created, scored.get(lead_id)) for pk, lead_id, created in outcomes]
 
@@ -292,7 +301,9 @@ def upsert_leads(items: list[LeadIn], *, now: datetime | None = None) -> list[Up
         for names, leads in changed.items():
             save_fields(leads, [*sorted(names), "updated_at"])
         changed_ids = [pk for pk, status in statuses.values() if status != "unchanged"]
-        if changed_ids:
+        if len(changed_ids) >= SET_BASED_FROM:
+            rescore_set(changed_ids, cause=Transition.Cause.PROFILE, now=now)
+        elif changed_ids:
             rescore_leads(changed_ids, cause=Transition.Cause.PROFILE, now=now)
             scores_changed.send(sender=Lead, lead_ids=changed_ids, now=now)
     return [Upserted(*statuses[item.email.strip().lower()]) for item in items]

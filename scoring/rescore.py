@@ -1,8 +1,10 @@
 """Rescoring: where the matrix meets leads.
 
-Two paths that agree exactly with `scoring.engine` (a property test holds them together):
+Three paths that agree exactly with `scoring.engine` (a property test holds them together):
 - `rescore_leads` runs the engine in Python for a few leads (a new activity, a profile change), in
   the caller's transaction, with the leads locked in id order so concurrent batches cannot deadlock;
+- `rescore_set` does the same for a list of lead ids with the set-based SQL of `scoring.sql` (an
+  ingest batch: no activities read into Python);
 - `rescore_all` runs the same rules as set-based SQL (`scoring.sql`) over every lead, in batches of
   lead ids, each batch its own short transaction (on PostgreSQL, `RESCORE_WORKERS` batches side by
   side); it serves publication and the decay refresh.
@@ -139,6 +141,26 @@ def rescore_leads(
         write_scores(leads, fields)
         Transition.objects.bulk_create(transitions)
     return leads
+
+
+def rescore_set(
+    lead_ids: Iterable[int],
+    *,
+    cause: str,
+    now: datetime | None = None,
+    last_activity: dict[int, datetime] | None = None,
+) -> int:
+    """Rescore many leads with the active matrix set-based (`scoring.sql`), in the caller's transaction.
+
+    The same result as `rescore_leads` (the property test holds them together), without reading
+    activities into Python: on PostgreSQL two statements whatever the number of leads. Returns the
+    number of transitions written.
+    """
+    now = now or timezone.now()
+    matrix = ScoringMatrix.objects.active()
+    statements = sql.RescoreSQL(engine_matrix(matrix), matrix_id=matrix.pk, now=now, vendor=connection.vendor)
+    with transaction.atomic(savepoint=False):
+        return statements.run_leads(lead_ids=list(lead_ids), cause=cause, last_activity=last_activity)
 
 
 def save_fields(leads: list[Lead], fields: list[str]) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime, timedelta
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from leads.integrations.models import ApiToken
@@ -50,10 +53,24 @@ def fill_new_token(token: ApiToken) -> str:
 
 
 def token_for(plaintext: str, *, now: datetime | None = None) -> ApiToken | None:
-    """The active token with this plaintext, or None; notes when it was last used."""
+    """The active token with this plaintext, or None; notes when it was last used.
+
+    Kept per process for `CACHE_SECONDS`: a sender's every request would otherwise start with a
+    round trip for the same row. Revoking or saving a token forgets it in this process at once; other
+    server processes honour a revocation within `CACHE_SECONDS`.
+    """
     if not plaintext.startswith("lm_") or len(plaintext) > 100:
         return None
-    token = ApiToken.objects.filter(digest=digest_of(plaintext), revoked_at__isnull=True).first()
+    digest = digest_of(plaintext)
+    stamp = time.monotonic()
+    cached = _cache.get(digest)
+    if cached is not None and stamp - cached[0] < CACHE_SECONDS:
+        token = cached[1]
+    else:
+        token = ApiToken.objects.filter(digest=digest, revoked_at__isnull=True).first()
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()  # far more tokens than senders: someone is guessing, keep memory bounded
+        _cache[digest] = (stamp, token)
     if token is None:
         return None
     now = now or timezone.now()
@@ -63,6 +80,24 @@ def token_for(plaintext: str, *, now: datetime | None = None) -> ApiToken | None
     return token
 
 
+# How long a process trusts a token it looked up (also that a plaintext is unknown).
+CACHE_SECONDS = 5.0
+_CACHE_SIZE = 1000
+_cache: dict[str, tuple[float, ApiToken | None]] = {}
+
+
+def forget_tokens() -> None:
+    """Drop this process's cached token look-ups (after a token was saved, revoked or deleted)."""
+    _cache.clear()
+
+
+@receiver([post_save, post_delete], sender=ApiToken)
+def _forget_on_change(**kwargs) -> None:
+    forget_tokens()
+
+
 def revoke_tokens(*, tokens, now: datetime | None = None) -> int:
     """Revoke tokens at once; requests with them answer 401 from then on."""
-    return tokens.filter(revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+    count = tokens.filter(revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+    forget_tokens()
+    return count

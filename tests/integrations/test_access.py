@@ -3,9 +3,13 @@
 Which scope may call which endpoint is in the permission table, tests/test_permissions.py.
 """
 
+import time
+from unittest import mock
+
 import pytest
 from django.utils import timezone
 
+from leads.integrations import tokens
 from leads.integrations.models import ApiToken
 from leads.integrations.tokens import digest_of, issue_token, revoke_tokens
 from tests.integrations.conftest import ApiClient
@@ -43,6 +47,18 @@ def test_a_revoked_token_is_401_at_once(client, db):
     assert api.get("/queue").status_code == 200
     revoke_tokens(tokens=ApiToken.objects.filter(pk=token.pk))
     assert api.get("/queue").status_code == 401
+
+
+def test_a_token_revoked_by_another_process_is_401_within_the_cache_time(client, db):
+    token, plaintext = issue_token(name="CRM", scope="read")
+    api = ApiClient(client, plaintext)
+    assert api.get("/queue").status_code == 200
+    # Another server process revokes it: this process's cached look-up knows nothing of it.
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert api.get("/queue").status_code == 200
+    later = time.monotonic() + tokens.CACHE_SECONDS
+    with mock.patch("leads.integrations.tokens.time.monotonic", return_value=later):
+        assert api.get("/queue").status_code == 401
 
 
 def test_only_the_digest_is_stored_and_use_is_noted(client, db):

@@ -24,7 +24,7 @@ from scoring.models import (
     ScoreBand,
     ScoringMatrix,
 )
-from scoring.rescore import lead_activities, rescore_all, rescore_leads
+from scoring.rescore import lead_activities, rescore_all, rescore_leads, rescore_set
 from tests.factories import add_activity, make_lead
 from tests.scoring.matrices import (
     NOW,
@@ -169,7 +169,7 @@ leads_with_activities = st.lists(st.tuples(profiles(), activity_lists(max_size=8
 
 @DB_EXAMPLES
 @given(plain=matrices(), leads=leads_with_activities)
-def test_set_based_and_incremental_rescoring_give_the_engines_result(plain, leads):
+def test_set_based_incremental_and_id_list_rescoring_give_the_engines_result(plain, leads):
     with rolled_back():
         ScoringMatrix.objects.filter(status=ScoringMatrix.Status.ACTIVE).update(
             status=ScoringMatrix.Status.RETIRED
@@ -188,6 +188,11 @@ def test_set_based_and_incremental_rescoring_give_the_engines_result(plain, lead
 
         forget_scores(ids)
         rescore_leads(ids, cause=Transition.Cause.PROFILE, now=NOW)
+        assert outcomes(ids) == want
+        assert set(Lead.objects.values_list("scored_version", flat=True)) == {matrix.pk}
+
+        forget_scores(ids)
+        rescore_set(ids, cause=Transition.Cause.ACTIVITY, now=NOW)
         assert outcomes(ids) == want
         assert set(Lead.objects.values_list("scored_version", flat=True)) == {matrix.pk}
 
@@ -406,3 +411,54 @@ def test_batches_side_by_side_give_the_result_of_one_by_one_and_progress_in_id_o
     assert (side.leads, side.changed, side.transitions, side.batches) == (10, 10, 10, 6)
     assert (one.leads, one.changed, one.transitions, one.batches) == (10, 10, 10, 6)
     assert calls == [(2 * n, 10, ids[2 * n - 1]) for n in range(1, 6)] + [(10, 10, ids[9])]
+
+
+LEAD_ROW = [
+    *OUTCOME,
+    "scored_version",
+    "scored_at",
+    "closed_out",
+    "due_at",
+    "queue_entered_at",
+    "first_contact_at",
+    "recycled_count",
+    "last_activity_at",
+]
+
+
+def rows_and_moves(ids) -> tuple[list, list]:
+    rows = list(Lead.objects.filter(pk__in=ids).order_by("pk").values_list("pk", *LEAD_ROW))
+    moves = sorted(
+        Transition.objects.values_list(
+            "lead_id", "from_bucket", "to_bucket", "in_queue", "grade", "score", "cause", "at"
+        )
+    )
+    return rows, moves
+
+
+def test_rescoring_a_list_of_leads_in_sql_writes_what_the_engine_path_writes():
+    leads = ten_leads()
+    rescore_all(cause=Transition.Cause.PUBLISH, now=NOW)
+    # Queue states the next rescore must carry over: contacted, closed out (and recycled when its
+    # bucket rises), and a lead that drops out of the queue when its demo request ages out.
+    Lead.objects.filter(pk=leads[0].pk).update(first_contact_at=NOW - timedelta(hours=1))
+    Lead.objects.filter(pk__in=[leads[1].pk, leads[2].pk]).update(closed_out=True)
+    Lead.objects.filter(pk=leads[1].pk).update(bucket="nurture")
+    add_activity(leads[1], "demo_request", NOW + timedelta(days=39))
+    ids = [lead.pk for lead in leads]
+    later = NOW + timedelta(days=40)
+    newest = {ids[1]: NOW + timedelta(days=39), ids[3]: later, ids[4]: NOW - timedelta(days=400)}
+    Lead.objects.filter(pk=ids[3]).update(last_activity_at=NOW)
+    Lead.objects.filter(pk=ids[4]).update(last_activity_at=NOW)
+    Transition.objects.all().delete()
+
+    with rolled_back():
+        rescore_leads(ids, cause=Transition.Cause.ACTIVITY, now=later, last_activity=newest)
+        by_engine = rows_and_moves(ids)
+    written = rescore_set(ids, cause=Transition.Cause.ACTIVITY, now=later, last_activity=newest)
+
+    assert rows_and_moves(ids) == by_engine
+    assert written == len(by_engine[1]) > 0
+    assert {c for *_, c, _ in by_engine[1]} == {Transition.Cause.ACTIVITY, Transition.Cause.RECYCLE}
+    latest = dict(Lead.objects.filter(pk__in=newest).values_list("pk", "last_activity_at"))
+    assert latest == {ids[1]: NOW + timedelta(days=39), ids[3]: later, ids[4]: NOW}  # only ever moves forward

@@ -88,6 +88,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--senders", type=int, default=8, help="Concurrent batch senders (default 8).")
         parser.add_argument("--batches", type=int, default=6, help="Batches per sender (default 6).")
+        parser.add_argument(
+            "--in-process",
+            type=int,
+            default=300,
+            help="Single-activity requests timed in this process first: CPU, wall, statements (0: skip).",
+        )
         parser.add_argument("--skip-single", action="store_true", help="Only the batch measurements.")
 
     def handle(self, *args, **opts):
@@ -107,6 +113,8 @@ class Command(BaseCommand):
             name="bench_ingest", scope=ApiToken.Scope.WRITE_ACTIVITIES, rate_per_minute=10**9
         )
         run = f"r{int(time.time())}"
+        if opts["in_process"]:
+            self._in_process(token, run, opts)
         with self._server(opts["workers"]):
             single = None if opts["skip_single"] else self._single(token, run, opts)
             batch = self._batches(token, run, opts)
@@ -371,6 +379,52 @@ class Command(BaseCommand):
             f"  COPY, {opts['senders']} connections x {opts['batches']} x 1,000 rows: {rate:,.0f} rows/s ({copied:,} rows in {seconds:.2f} s)"
         )
         return rate
+
+    # --- one request in this process -----------------------------------------------------------
+
+    def _in_process(self, token: str, run: str, opts) -> None:
+        """Per single-activity request, in this process: CPU time, wall time and database statements.
+
+        Django's test client calls the whole stack (middleware, auth, rate limit, the view, JSON)
+        without a server; CPU time is this process's own, the rest of the wall time is waiting for
+        PostgreSQL. Statements are counted as Django runs them (BEGIN and COMMIT not included).
+        """
+        from django.db import reset_queries
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+        leads, count = opts["leads"], opts["in_process"]
+        cpu, wall, statements = [], [], []
+        for n in range(count + 20):  # the first 20 warm the caches and are not counted
+            body = json.dumps(
+                {
+                    "email": f"lead{(n * 7919) % leads + 1}@bench.example",
+                    "type": "web_visit",
+                    "occurred_at": timezone.now().isoformat(),
+                    "source": "inproc",
+                    "event_id": f"{run}-{n}",
+                }
+            )
+            reset_queries()
+            with CaptureQueriesContext(connection) as queries:
+                c0, w0 = time.process_time(), time.perf_counter()
+                response = client.post("/api/v1/activities", body, content_type="application/json")
+                c1, w1 = time.process_time(), time.perf_counter()
+            if response.status_code != 201:
+                raise CommandError(
+                    f"in-process request answered {response.status_code}: {response.content[:200]!r}"
+                )
+            if n >= 20:
+                cpu.append((c1 - c0) * 1000)
+                wall.append((w1 - w0) * 1000)
+                statements.append(len(queries))
+        self.stdout.write(
+            f"In process, {count} single-activity requests: CPU median {statistics.median(cpu):.2f} ms, "
+            f"wall median {statistics.median(wall):.2f} ms (p95 {statistics.quantiles(wall, n=20)[-1]:.2f}), "
+            f"statements per request {statistics.median(statements):.0f} (max {max(statements)})"
+        )
+        self.in_process = {"cpu": statistics.median(cpu), "wall": statistics.median(wall)}
 
     # --- the table ------------------------------------------------------------------------------
 
