@@ -312,7 +312,8 @@ def reset_scores(*, start_after: int = 0) -> None:
     with transaction.atomic():
         execute(f"UPDATE leads_lead SET {assignments} WHERE id > %s", [*params, start_after])
         if start_after == 0:
-            execute("TRUNCATE leads_transition")
+            # CASCADE: webhook deliveries point at transitions; a bench database has none worth keeping.
+            execute("TRUNCATE leads_transition CASCADE")
         else:
             Transition.objects.filter(lead_id__gt=start_after).delete()
 
