@@ -35,7 +35,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from leads.integrations.models import ApiToken
@@ -123,6 +123,8 @@ class Command(BaseCommand):
                 f"faults empties the lead tables; use a database named *bench* (not {name!r})."
             )
         self.opts = opts
+        # A SIGTERM (e.g. from `timeout`) unwinds normally, so the gunicorn we started is stopped too.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         scenarios = SCENARIOS if opts["scenario"] == "all" else [opts["scenario"]]
         bench.generate(leads=opts["leads"], per_lead=5, anchor=timezone.now())
         rescore_all(cause="publish")
@@ -250,12 +252,18 @@ class Command(BaseCommand):
         def restart(stop: threading.Event, process) -> dict:
             time.sleep(2)
             started = time.monotonic()
-            subprocess.run(command, check=True, capture_output=True)
+            # Output to /dev/null: the restarted server inherits the pipes, so capturing would wait forever.
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return {"restart took": f"{time.monotonic() - started:.1f} s"}
 
         sender, noted = self._send(run, during=restart)
-        close_old_connections()
-        connection.close()  # this process's own connection died with the server
+        # This process's own connections died with the server: drop them and the pool holding them.
+        try:
+            connection.close()
+        except Exception:
+            connection.connection = None
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
         return {
             "run": run,
             **noted,
