@@ -88,6 +88,10 @@ def database_from_url(url: str, *, pool: bool) -> dict:
             # Django 6 keeps a psycopg pool per process; it replaces CONN_MAX_AGE.
             options["pool"] = {"min_size": 1, "max_size": 8, "timeout": 10}
             config["CONN_MAX_AGE"] = 0
+            # Django then hands the pool psycopg's check_connection: a connection that died (e.g. in
+            # a PostgreSQL restart) is replaced when taken from the pool instead of failing a
+            # request; it costs an empty round trip per checkout (docs/reliability.md has figures).
+            config["CONN_HEALTH_CHECKS"] = True
     else:
         config.setdefault("OPTIONS", {})
         # WAL and a busy timeout let the web process and an inline task share the file.

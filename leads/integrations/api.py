@@ -109,6 +109,7 @@ ERRORS = {
     401: schemas.ErrorOut,
     403: schemas.ErrorOut,
     413: schemas.ErrorOut,
+    415: schemas.ErrorOut,
     422: schemas.ErrorOut,
     429: schemas.ErrorOut,
 }
@@ -204,6 +205,12 @@ def _body(request: HttpRequest):
         raise ApiError(
             400, "The body is not valid JSON.", [{"field": "body", "message": str(error)[:200]}]
         ) from None
+    if schemas.too_deep(data):
+        raise ApiError(
+            400,
+            "The body is nested too deeply.",
+            [{"field": "body", "message": f"at most {schemas.MAX_DEPTH} levels of lists and objects"}],
+        )
     found = schemas.bad_values(data)
     if found:
         raise ApiError(422, "The request is not valid.", [{"field": found[0] or "body", "message": found[1]}])

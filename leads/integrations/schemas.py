@@ -157,6 +157,23 @@ class QueueOut(Schema):
     next: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
 
 
+# Deeper JSON than this is refused before anything walks it: Python's json parser accepts nesting up to
+# about 1,000 levels in C, while the recursive checks below (and pydantic) would overflow the stack on it.
+MAX_DEPTH = 64
+
+
+def too_deep(value: Any, *, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists and objects are nested more than `limit` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def bad_values(value: Any, path: str = "") -> tuple[str, str] | None:
     """The first value the database cannot store (NUL, lone surrogate, NaN/infinity), as (path, problem)."""
     if isinstance(value, str):
