@@ -322,25 +322,20 @@ def _stored_answer(request: HttpRequest, key: str, digest: str) -> HttpResponse 
 
 # --- activities ----------------------------------------------------------------------------------
 
-ACTIVITY_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        schemas.ActivityIn.model_json_schema(),
-                        {
-                            "type": "array",
-                            "maxItems": schemas.MAX_BATCH,
-                            "items": schemas.ActivityIn.model_json_schema(),
-                        },
-                    ]
-                }
-            }
-        },
+
+def _one_or_batch(model) -> dict:
+    """The OpenAPI request body of an endpoint that takes one object or a list of up to MAX_BATCH."""
+    one = model.model_json_schema()
+    many = {"type": "array", "maxItems": schemas.MAX_BATCH, "items": model.model_json_schema()}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"oneOf": [one, many]}}},
+        }
     }
-}
+
+
+ACTIVITY_BODY = _one_or_batch(schemas.ActivityIn)
 
 
 @api.post(
@@ -404,25 +399,7 @@ def post_activities(request: HttpRequest):
 
 # --- leads ---------------------------------------------------------------------------------------
 
-LEAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        schemas.LeadIn.model_json_schema(),
-                        {
-                            "type": "array",
-                            "maxItems": schemas.MAX_BATCH,
-                            "items": schemas.LeadIn.model_json_schema(),
-                        },
-                    ]
-                }
-            }
-        },
-    }
-}
+LEAD_BODY = _one_or_batch(schemas.LeadIn)
 
 
 @api.post(
