@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,6 +32,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from config import served
 from leads.integrations.models import ApiToken
 from leads.integrations.tokens import issue_token
 from leads.models import Activity, Lead
@@ -118,6 +115,7 @@ class Command(BaseCommand):
         with self._server(opts["workers"]):
             single = None if opts["skip_single"] else self._single(token, run, opts)
             batch = self._batches(token, run, opts)
+        self.stdout.write("  (gunicorn stopped)")
         copy_rate = self._copy_baseline(run, opts)
         self._report(single, batch, copy_rate, opts)
 
@@ -138,57 +136,8 @@ class Command(BaseCommand):
     # --- the server ---------------------------------------------------------------------------
 
     def _server(self, workers: int):
-        command = self
-
-        class Server:
-            def __enter__(self):
-                env = os.environ | {
-                    "DEBUG": "0",
-                    "SECRET_KEY": settings.SECRET_KEY,
-                    "ALLOWED_HOSTS": "127.0.0.1",
-                    "SECURE_SSL_REDIRECT": "0",
-                    "LEADMATRIX_BENCH_ROUTES": "1",
-                    "LOG_LEVEL": "WARNING",
-                    "TASKS_BACKEND": "database",
-                    "STATIC_ROOT": tempfile.mkdtemp(prefix="leadmatrix-bench-static-"),
-                }
-                subprocess.run(
-                    [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-                    cwd=settings.BASE_DIR,
-                    env=env,
-                    check=True,
-                )
-                gunicorn = Path(sys.executable).with_name("gunicorn")
-                self.process = subprocess.Popen(
-                    [
-                        str(gunicorn),
-                        "config.wsgi",
-                        "-w",
-                        str(workers),
-                        "-b",
-                        f"127.0.0.1:{PORT}",
-                        "--log-level",
-                        "warning",
-                    ],
-                    cwd=settings.BASE_DIR,
-                    env=env,
-                    start_new_session=True,
-                )
-                for _ in range(100):
-                    try:
-                        urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare/", timeout=1)
-                        return self
-                    except OSError:
-                        time.sleep(0.2)
-                self.__exit__()
-                raise CommandError("gunicorn did not start; run it by hand to see why.")
-
-            def __exit__(self, *exc):
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=30)
-                command.stdout.write("  (gunicorn stopped)")
-
-        return Server()
+        env = {"LEADMATRIX_BENCH_ROUTES": "1", "TASKS_BACKEND": "database"}
+        return served.serving(port=PORT, workers=workers, ready="/bench/bare/", env=env)
 
     # --- single activities --------------------------------------------------------------------
 

@@ -16,15 +16,11 @@ import os
 import pstats
 import re
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from io import StringIO
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -34,6 +30,7 @@ from django.test import Client, override_settings
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from config import served
 from config.roles import SALES_MANAGER
 from leads.models import Lead
 from leads.selectors import _cursor
@@ -185,40 +182,11 @@ class Command(BaseCommand):
     def _serve_and_measure(
         self, urls: dict, cookie: str, *, seconds: int, rounds: int, connections: int, workers: int
     ) -> dict:
-        env = os.environ | {
-            "DEBUG": "0",
-            "SECRET_KEY": settings.SECRET_KEY,  # the session cookie below was signed with it
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "LEADMATRIX_BENCH_ROUTES": "1",
-            "LOG_LEVEL": "WARNING",
-            "STATIC_ROOT": str(Path(tempfile.mkdtemp(prefix="leadmatrix-bench-static-"))),
-        }
-        # Production settings serve hashed static files, which need collectstatic first.
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            check=True,
-        )
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        server = subprocess.Popen(
-            [
-                str(gunicorn),
-                "config.wsgi",
-                "-w",
-                str(workers),
-                "-b",
-                f"127.0.0.1:{PORT}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            start_new_session=True,
+        server = served.start(
+            port=PORT, workers=workers, ready="/bench/bare/", env={"LEADMATRIX_BENCH_ROUTES": "1"}
         )
         try:
-            self._wait_until_up(cookie)
+            self._check_session(cookie)
             for url in urls.values():  # warm up every page once (caches, connections)
                 self._wrk(f"http://127.0.0.1:{PORT}{url}", cookie, seconds=3, connections=connections)
             done = {name: [0, 0.0] for name in urls}  # requests, seconds
@@ -234,18 +202,9 @@ class Command(BaseCommand):
                     self.stdout.write(f"  round {number}, {name}: {count / took:.0f} req/s (load {_load()})")
             return {name: count / took for name, (count, took) in done.items()}
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            served.stop(server)
 
-    def _wait_until_up(self, cookie: str) -> None:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise CommandError("gunicorn did not start; run it by hand to see why.")
+    def _check_session(self, cookie: str) -> None:
         request = urllib.request.Request(f"http://127.0.0.1:{PORT}/leads/queue/", headers={"Cookie": cookie})
         with urllib.request.urlopen(request, timeout=10) as response:
             if response.url.rstrip("/").split(f":{PORT}")[-1] != "/leads/queue":

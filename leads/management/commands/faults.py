@@ -26,18 +26,17 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from config import served
 from leads.integrations.models import ApiToken
 from leads.integrations.tokens import issue_token
 from leads.models import Activity, Lead
@@ -150,31 +149,7 @@ class Command(BaseCommand):
     # --- the server and the senders -----------------------------------------------------------
 
     def _server(self):
-        env = os.environ | {
-            "DEBUG": "0",
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "LOG_LEVEL": "ERROR",
-            "STATIC_ROOT": tempfile.mkdtemp(prefix="leadmatrix-faults-static-"),
-        }
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        process = subprocess.Popen(
-            [str(gunicorn), "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{PORT}", "--log-level", "critical"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            start_new_session=True,
-        )
-        for _ in range(150):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-                conn.request("GET", "/api/v1/openapi.json")
-                if conn.getresponse().status == 200:
-                    return process
-            except OSError:
-                time.sleep(0.2)
-        os.killpg(process.pid, signal.SIGTERM)
-        raise CommandError("gunicorn did not start; run it by hand to see why.")
+        return served.start(port=PORT, workers=2, log_level="critical")
 
     def _send(self, run: str, *, copies: int = 1, during: Callable[[threading.Event], dict] | None = None):
         """Send `--events` activities (each `copies` times, shuffled) from `--senders` threads, with
@@ -222,8 +197,7 @@ class Command(BaseCommand):
             if during:
                 side.join()
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            served.stop(process)
         self._last_acknowledged = sender.acknowledged
         return sender, noted
 
@@ -237,7 +211,7 @@ class Command(BaseCommand):
         def kill_workers(stop: threading.Event, process) -> dict:
             kills = 0
             while not stop.wait(0.7):  # the senders run for seconds: several kills land mid-batch
-                workers = _children(process.pid)
+                workers = served.workers_of(process.pid)
                 if workers:
                     os.kill(random.choice(workers), signal.SIGKILL)
                     kills += 1
@@ -361,17 +335,3 @@ class Command(BaseCommand):
         )
         self._last_acknowledged = None
         return not problems, "; ".join(problems) or summary
-
-
-def _children(pid: int) -> list[int]:
-    """Our gunicorn master's worker processes, read from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
