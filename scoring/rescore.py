@@ -299,6 +299,12 @@ def rescore_all(
             with transaction.atomic():
                 counts = statements.run_batch(low=low, high=upper, cause=cause)
             done(counts, upper or low)
+    if report.changed > total // 10 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Many leads changed bucket or left the queue at once; autovacuum would notice later, but
+        # until it does the queue's plans are made for where the leads were (a rep's queue read 0.6 ms
+        # with fresh statistics and 57 ms with the stale ones, after the load test's set-up).
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Lead._meta.db_table}")
     report.seconds = time.perf_counter() - started
     log.info("rescored %s leads (%s changed) in %.1f s", report.leads, report.changed, report.seconds)
     return report

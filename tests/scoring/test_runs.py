@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from leads.ingest import ActivityIn, IngestError, record_activities, record_activity
@@ -98,3 +99,24 @@ def test_decay_moves_a_silent_lead_down_and_writes_a_decay_transition():
     assert lead.bucket == "lead" and lead.score < 40
     decay = Transition.objects.get(lead=lead, cause="decay")
     assert (decay.from_bucket, decay.to_bucket) == ("mql", "lead")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner statistics are PostgreSQL's")
+def test_a_full_rescore_that_moves_many_leads_refreshes_the_planner_statistics():
+    from scoring.rescore import rescore_all
+
+    def analyzed():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'leads_lead'")
+            return cursor.fetchone()[0]
+
+    for n in range(30):
+        add_activity(make_lead(email=f"p{n}@example.org"), "whitepaper_download")
+    Lead.objects.update(score=0, grade="", bucket="")  # as if never scored: every lead will move
+    before = analyzed()
+    rescore_all(cause="publish")
+    assert analyzed() == before + 1
+    rescore_all(cause="publish")  # nothing moves this time: no ANALYZE
+    assert analyzed() == before + 1
