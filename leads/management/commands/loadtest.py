@@ -1,10 +1,10 @@
 """A mixed load against gunicorn and PostgreSQL, with a full rescore in the middle (docs/reliability.md).
 
 Threads play reps (open the queue, now and then log an outcome through the outcome form) and
-senders (single activities and 100-item batches through the API); halfway through, a full rescore
-of every lead runs, as after a publication. It prints the error rate, the queue page's p95 during
-and outside the rescore, PostgreSQL's deadlock counter before and after, and each worker's memory
-(RSS) over time. Pass: under 0.1 % errors, queue p95 <= 150 ms during the rescore and <= 100 ms
+senders (single activities and 100-item batches through the API); halfway through, a sales manager
+publishes an approved matrix change through the page, and a `db_worker` rescores every lead with it,
+as in production. It prints the error rate, the queue page's p95 during and outside the rescore,
+PostgreSQL's deadlock counter before and after, and each worker's memory (RSS) over time. Pass: under 0.1 % errors, queue p95 <= 150 ms during the rescore and <= 100 ms
 otherwise, no deadlocks, memory flat.
 
 It changes leads, so it runs only on a PostgreSQL database whose name contains 'bench'; build the
@@ -22,27 +22,26 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
-from config.roles import SALES_REP
+from config import served
+from config.roles import MARKETING, SALES_MANAGER, SALES_REP
 from leads.integrations.models import ApiToken
 from leads.integrations.tokens import issue_token
-from leads.management.commands.faults import _children
 from leads.models import Lead
-from scoring import bench
+from scoring import bench, governance
+from scoring.models import Proposal, Publication, RescoreRun, ScoringMatrix
 from scoring.rescore import rescore_all
-from scoring.runs import run_rescore, start_rescore
 
 PORT = 8792
 TYPES = ["web_visit", "email_open", "email_click", "whitepaper_download", "pricing_visit"]
@@ -92,7 +91,12 @@ class Command(BaseCommand):
         parser.add_argument("--reps", type=int, default=6, help="Rep threads (default 6).")
         parser.add_argument("--senders", type=int, default=2, help="Activity sender threads (default 2).")
         parser.add_argument("--think", type=float, default=0.5, help="Seconds a rep pauses (default 0.5).")
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2).")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=5,
+            help="gunicorn workers (default 5: 2 x cores + 1, as in production).",
+        )
 
     def handle(self, *args, **opts):
         if connection.vendor != "postgresql" or "bench" not in str(connection.settings_dict["NAME"]):
@@ -102,17 +106,28 @@ class Command(BaseCommand):
             bench.generate(leads=opts["leads"], per_lead=10, anchor=timezone.now())
             rescore_all(cause="publish")
         leads = Lead.objects.count()
-        reps = self._reps(opts["reps"])
+        reps = [self._signed_in(f"load-rep-{n}", SALES_REP) for n in range(opts["reps"])]
+        self._share_queue(reps)
+        proposal, manager = self._approved_change()
+        with connection.cursor() as cursor:  # the set-up above moved many rows: plan with fresh statistics
+            cursor.execute("VACUUM ANALYZE leads_lead")
         ApiToken.objects.filter(name="loadtest").delete()
         _, token = issue_token(name="loadtest", scope=ApiToken.Scope.WRITE_ACTIVITIES, rate_per_minute=10**9)
         deadlocks_before = self._deadlocks()
         record, stop = Recorder(), threading.Event()
-        process = self._server(opts["workers"])
+        env = {"TASKS_BACKEND": "database"}
+        process = served.start(port=PORT, workers=opts["workers"], env=env, log_level="error")
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.5", "-v0"],
+            cwd=settings.BASE_DIR,
+            env=served.production_env("error") | env,
+            start_new_session=True,
+        )
         memory: list[tuple[float, list[int]]] = []
         started = time.monotonic()
         try:
             threads = [
-                threading.Thread(target=self._rep, args=(c, record, stop, opts["think"])) for c in reps
+                threading.Thread(target=self._rep, args=(rep, record, stop, opts["think"])) for rep in reps
             ]
             threads += [
                 threading.Thread(target=self._sender, args=(token, leads, record, stop))
@@ -121,80 +136,66 @@ class Command(BaseCommand):
             for thread in threads:
                 thread.start()
             duration = opts["minutes"] * 60
-            rescore = threading.Thread(target=self._rescore, args=(record, duration / 2))
-            rescore.start()
+            publisher = threading.Thread(
+                target=self._publish, args=(proposal, manager, record, duration / 2, worker)
+            )
+            publisher.start()
             while time.monotonic() - started < duration:
-                memory.append((time.monotonic() - started, [_rss_kb(pid) for pid in _children(process.pid)]))
+                pids = served.workers_of(process.pid)
+                memory.append((time.monotonic() - started, [served.rss_kb(pid) for pid in pids]))
                 time.sleep(min(10, duration / 30))
             stop.set()
             for thread in threads:
                 thread.join()
-            rescore.join()
+            publisher.join()
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            served.stop(process)
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
         self._report(record, memory, deadlocks_before, time.monotonic() - started, leads, opts)
 
     # --- setup ----------------------------------------------------------------------------------
 
-    def _reps(self, count: int) -> list[dict]:
-        """Signed-in reps, each owning a slice of the queue; a cookie and CSRF token per rep."""
-        group = Group.objects.get(name=SALES_REP)
-        queue = list(Lead.objects.in_queue().order_by("pk").values_list("pk", flat=True))
-        if len(queue) < count * 20:
-            raise CommandError(f"only {len(queue)} leads in the queue; generate more with --leads")
-        reps = []
-        for n in range(count):
-            user, _ = User.objects.get_or_create(username=f"load-rep-{n}")
-            user.groups.add(group)
-            mine = queue[n::count]
-            Lead.objects.filter(pk__in=mine).update(owner=user)
-            client = Client()
-            client.force_login(user)
-            csrf = secrets.token_hex(16)
-            cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; csrftoken={csrf}"
-            reps.append({"user": user, "cookie": cookie, "csrf": csrf, "leads": mine})
-        return reps
-
-    def _server(self, workers: int):
-        env = os.environ | {
-            "DEBUG": "0",
-            "SECRET_KEY": settings.SECRET_KEY,  # the session cookies were signed with it
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "LOG_LEVEL": "ERROR",
-            "STATIC_ROOT": tempfile.mkdtemp(prefix="leadmatrix-load-static-"),
+    def _signed_in(self, username: str, role: str) -> dict:
+        """A person in a role, signed in: a session cookie and a CSRF token for the requests."""
+        user, _ = User.objects.get_or_create(username=username)
+        user.groups.add(Group.objects.get(name=role))
+        client = Client()
+        client.force_login(user)
+        csrf = secrets.token_hex(16)
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        return {
+            "user": user,
+            "cookie": f"{settings.SESSION_COOKIE_NAME}={session}; csrftoken={csrf}",
+            "csrf": csrf,
         }
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            check=True,
-        )
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        process = subprocess.Popen(
-            [
-                str(gunicorn),
-                "config.wsgi",
-                "-w",
-                str(workers),
-                "-b",
-                f"127.0.0.1:{PORT}",
-                "--log-level",
-                "error",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            start_new_session=True,
-        )
-        for _ in range(150):
-            try:
-                if _request("GET", "/api/v1/openapi.json", None, {})[0] == 200:
-                    return process
-            except OSError:
-                time.sleep(0.2)
-        os.killpg(process.pid, signal.SIGTERM)
-        raise CommandError("gunicorn did not start; run it by hand to see why.")
+
+    def _share_queue(self, reps: list[dict]) -> None:
+        """Each rep owns a slice of the queue."""
+        queue = list(Lead.objects.in_queue().order_by("pk").values_list("pk", flat=True))
+        if len(queue) < len(reps) * 20:
+            raise CommandError(f"only {len(queue)} leads in the queue; generate more with --leads")
+        for n, rep in enumerate(reps):
+            rep["leads"] = queue[n :: len(reps)]
+            Lead.objects.filter(pk__in=rep["leads"]).update(owner=rep["user"])
+
+    def _approved_change(self) -> tuple[Proposal, dict]:
+        """A draft that counts web visits and whitepapers more, proposed and approved by both sides.
+
+        Both are common activities, so the publication moves many scores: a full rescore that writes.
+        """
+        marketer = self._signed_in("load-marketer", MARKETING)
+        manager = self._signed_in("load-manager", SALES_MANAGER)
+        draft = governance.start_draft(source=ScoringMatrix.objects.active(), by=marketer["user"])
+        for weight in draft.weights.filter(activity_type__key__in=["web_visit", "whitepaper_download"]):
+            governance.edit_item(
+                item=weight, revision=weight.revision, values={"points": weight.points + 4},
+                by=marketer["user"], reason="loadtest: count visits and whitepapers more",
+            )  # fmt: skip
+        proposal = governance.propose_draft(matrix=draft, by=marketer["user"], summary="loadtest change")
+        governance.approve_proposal(proposal=proposal, by=marketer["user"])
+        governance.approve_proposal(proposal=proposal, by=manager["user"])
+        return proposal, manager
 
     def _deadlocks(self) -> int:
         with connection.cursor() as cursor:
@@ -249,14 +250,30 @@ class Command(BaseCommand):
             self._timed(record, kind, "POST", "/api/v1/activities", body, headers, {200, 201})
             stop.wait(0.05)
 
-    def _rescore(self, record: Recorder, after: float) -> None:
+    def _publish(self, proposal: Proposal, manager: dict, record: Recorder, after: float, worker) -> None:
+        """Halfway, the manager presses Publish; the rescore phase lasts until the worker has finished."""
         time.sleep(after)
-        run = start_rescore(cause="publish", enqueue=False)
+        headers = {
+            "Cookie": manager["cookie"],
+            "X-CSRFToken": manager["csrf"],
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": f"http://127.0.0.1:{PORT}/",
+        }
         with record.lock:
             record.phase = "rescore"
         begun = time.monotonic()
-        run_rescore(run.pk)
+        path = reverse("scoring:publish", args=[proposal.pk])
+        status, _ = _request("POST", path, "", headers)
+        run = None
+        if status == 302:
+            run_id = Publication.objects.filter(proposal=proposal).values_list("rescore", flat=True).get()
+            while run is None or not run.finished:
+                if worker.poll() is not None:
+                    raise CommandError(f"db_worker exited ({worker.returncode}) before the rescore finished")
+                time.sleep(0.2)
+                run = RescoreRun.objects.select_related("matrix").get(pk=run_id)
         record.rescore_seconds = time.monotonic() - begun
+        record.rescore = run
         with record.lock:
             record.phase = "after"
         connection.close()
@@ -272,7 +289,7 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(
             f"Load: {seconds / 60:.1f} min, {leads:,} leads, {opts['reps']} reps (think {opts['think']} s), "
-            f"{opts['senders']} senders, {opts['workers']} gunicorn workers"
+            f"{opts['senders']} senders, {opts['workers']} gunicorn workers, 1 db_worker"
         )
         out(
             f"Requests: {record.requests:,} ({record.requests / seconds:.0f}/s), errors {errors} ({rate:.3%}) {record.errors or ''}"
@@ -286,7 +303,15 @@ class Command(BaseCommand):
                         f"{phase} n={len(values):,} p50 {statistics.median(values) * 1000:.0f} ms p95 {p95(values):.0f} ms"
                     )
             out(f"  {kind:8}: " + "; ".join(parts))
-        out(f"Full rescore in the middle: {getattr(record, 'rescore_seconds', float('nan')):.1f} s")
+        run = getattr(record, "rescore", None)
+        if run is None:
+            out("Publication in the middle: FAILED (the publish request was not answered with a redirect)")
+        else:
+            out(
+                f"Publication in the middle: v{run.matrix.version}, full rescore {run.status.lower()}: "
+                f"{run.done:,} leads, {run.changed:,} changed, {record.rescore_seconds:.1f} s from the click "
+                f"to the end of the rescore"
+            )
         out(f"Deadlocks (pg_stat_database): {deadlocks}")
         for at, rss in memory[:: max(1, len(memory) // 8)] + memory[-1:]:
             out(f"  RSS at {at / 60:4.1f} min: " + ", ".join(f"{kb / 1024:.0f} MB" for kb in rss))
@@ -297,16 +322,7 @@ class Command(BaseCommand):
             "queue p95 <= 100 ms outside the rescore": p95(outside) <= 100,
             "queue p95 <= 150 ms during the rescore": p95(during) <= 150,
             "no deadlocks": deadlocks == 0,
+            "the publication's rescore completed": run is not None and run.status == RescoreRun.Status.DONE,
         }
         for name, ok in checks.items():
             out(f"  {'PASS' if ok else 'FAIL'}: {name}")
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
