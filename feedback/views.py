@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from config.roles import SALES_MANAGER, SALES_REP, role_required
+from feedback import rules
 from feedback.dispositions import DispositionError, record_disposition
 from feedback.forms import DispositionForm, QueueSettingsForm, ReasonForm
 from feedback.models import Notification, QueueSettings, Reason
@@ -57,15 +58,17 @@ def reasons(request: HttpRequest) -> HttpResponse:
         if "reason-label" in request.POST:
             reason_form = ReasonForm(request.POST, prefix="reason")
             if reason_form.is_valid():
-                reason = reason_form.save(commit=False)
-                reason.position = Reason.objects.count()
-                reason.save()
+                data = reason_form.cleaned_data
+                reason = rules.add_reason(label=data["label"], code=data["code"], by=request.user)
                 messages.success(request, f"Added the reason “{reason.label}”.")
                 return redirect("feedback:reasons")
         else:
             settings_form = QueueSettingsForm(request.POST, instance=queue_settings, prefix="queue")
             if settings_form.is_valid():
-                settings_form.save()
+                data = settings_form.cleaned_data
+                rules.change_queue_settings(
+                    cool_off_days=data["cool_off_days"], warn_hours=data["warn_hours"], by=request.user
+                )
                 messages.success(request, "Queue settings saved.")
                 return redirect("feedback:reasons")
     context = {"reasons": Reason.objects.all(), "reason_form": reason_form, "settings_form": settings_form}
@@ -77,13 +80,14 @@ def reasons(request: HttpRequest) -> HttpResponse:
 def rename_reason(request: HttpRequest, pk: int) -> HttpResponse:
     """Rename a reason; old records show the new name."""
     reason = get_object_or_404(Reason, pk=pk)
-    label = request.POST.get("label", "").strip()
-    if not label or len(label) > 80:
-        messages.error(request, "A reason needs a name of at most 80 characters.")
+    try:
+        reason = rules.rename_reason(
+            reason_id=reason.pk, label=request.POST.get("label", ""), by=request.user
+        )
+    except rules.RuleError as exc:
+        messages.error(request, str(exc))
     else:
-        reason.label = label
-        reason.save(update_fields=["label"])
-        messages.success(request, f"Renamed to “{label}”.")
+        messages.success(request, f"Renamed to “{reason.label}”.")
     return redirect("feedback:reasons")
 
 
@@ -92,8 +96,10 @@ def rename_reason(request: HttpRequest, pk: int) -> HttpResponse:
 def toggle_reason(request: HttpRequest, pk: int) -> HttpResponse:
     """Retire a reason (it stays on old records) or bring it back."""
     reason = get_object_or_404(Reason, pk=pk)
-    reason.active = not reason.active
-    reason.save(update_fields=["active"])
+    # The button says which state it asks for, so a second click (or a stale tab) does not undo the first.
+    wanted = request.POST.get("active", "")
+    active = wanted == "1" if wanted in {"0", "1"} else not reason.active
+    reason = rules.set_reason_active(reason_id=reason.pk, active=active, by=request.user)
     messages.success(request, f"“{reason.label}” is {'back in use' if reason.active else 'retired'}.")
     return redirect("feedback:reasons")
 

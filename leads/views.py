@@ -79,7 +79,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     """A rep takes an unassigned lead; if another rep was quicker, say so."""
     lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=pk)
     try:
-        lead = claim_lead(lead_id=lead.pk, rep=request.user)
+        lead = claim_lead(lead_id=lead.pk, by=request.user)
         messages.success(request, f"{lead} is yours now.")
     except AssignmentError as exc:
         messages.error(request, str(exc))
@@ -97,7 +97,7 @@ def assign(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Select at least one lead to assign.")
     else:
         try:
-            changed = assign_leads(lead_ids=ids, owner=owner)
+            changed = assign_leads(lead_ids=ids, owner=owner, by=request.user)
             who = (owner.get_full_name() or owner.username) if owner else "nobody"
             messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} assigned to {who}.")
         except AssignmentError as exc:
@@ -111,7 +111,7 @@ def assign_round_robin(request: HttpRequest) -> HttpResponse:
     """Share a bucket's unassigned queue leads among the reps in turn."""
     bucket = request.POST.get("bucket", "")
     try:
-        counts = round_robin(bucket=bucket)
+        counts = round_robin(bucket=bucket, by=request.user)
         total = sum(counts.values())
         if total:
             shares = ", ".join(f"{name} {n}" for name, n in counts.items())

@@ -9,6 +9,7 @@ and names the first entry that does not fit.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -114,11 +115,30 @@ def record(
     return entry
 
 
+# Stands in for the value of a secret field: the entry says that it was set or changed, never to what.
+NOT_RECORDED = "(not recorded)"
+
+
+def hide_secrets(values: dict | None, secret_fields: Iterable[str]) -> dict | None:
+    """The same values with each secret field that is present replaced by `NOT_RECORDED`."""
+    if values is None:
+        return None
+    return {k: NOT_RECORDED if k in secret_fields else v for k, v in values.items()}
+
+
 def record_change(
-    *, actor, obj: models.Model, before: dict | None, reason: str = "", at: datetime | None = None
+    *,
+    actor,
+    obj: models.Model,
+    before: dict | None,
+    reason: str = "",
+    at: datetime | None = None,
+    secret_fields: Iterable[str] = (),
 ) -> AuditEntry:
     """Append an entry for a saved model instance: created (no `before`) or changed (only what differs)."""
     old, new = changed_only(before, snapshot(obj))
+    secret_fields = frozenset(secret_fields)
+    old, new = hide_secrets(old, secret_fields), hide_secrets(new, secret_fields)
     verb = "create" if before is None else "change"
     return record(actor=actor, action=f"{obj._meta.label_lower}.{verb}", obj=obj,
                   before=old, after=new, reason=reason, at=at)  # fmt: skip

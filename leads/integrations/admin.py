@@ -1,10 +1,16 @@
 """Admin for integrations: issue and revoke API tokens, configure webhooks, read and re-send deliveries."""
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils import timezone
 
+from config.audit import chain as audit
 from leads.integrations import tokens, webhooks
 from leads.integrations.models import ApiToken, Webhook, WebhookAttempt, WebhookDelivery
+
+# Entries say that these changed, never their values: the digest stands for the token itself.
+TOKEN_SECRETS = frozenset({"digest"})
+WEBHOOK_SECRETS = frozenset({"secret"})
 
 
 @admin.register(ApiToken)
@@ -20,23 +26,27 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "scope"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
+        # The admin saves in a transaction: the token and its entry commit together.
+        before = audit.stored_snapshot(obj)
         if not change:
             plaintext = tokens.fill_new_token(obj)
             obj.created_by = request.user
             super().save_model(request, obj, form, change)
+            _record_save(request.user, obj, before, TOKEN_SECRETS)
             messages.warning(
                 request,
                 f"The token for {obj.name} is {plaintext} — copy it now: it is stored hashed and will not be shown again.",
             )
             return
         super().save_model(request, obj, form, change)
+        _record_save(request.user, obj, before, TOKEN_SECRETS)
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the row keeps who had access, and until when
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
-        count = tokens.revoke_tokens(tokens=queryset, now=timezone.now())
+        count = tokens.revoke_tokens(tokens=queryset, by=request.user, now=timezone.now())
         self.message_user(request, f"Revoked {count} token(s).")
 
 
@@ -44,6 +54,39 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class WebhookAdmin(admin.ModelAdmin):
     list_display = ["name", "url", "buckets", "active", "created_at"]
     list_filter = ["active"]
+
+    def save_model(self, request, obj, form, change):
+        before = audit.stored_snapshot(obj)
+        super().save_model(request, obj, form, change)
+        _record_save(request.user, obj, before, WEBHOOK_SECRETS)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            _record_webhook_deletion(request.user, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The list's "delete selected" action: not in a transaction of the admin's own.
+        with transaction.atomic():
+            for webhook in queryset.select_for_update().order_by("pk"):
+                _record_webhook_deletion(request.user, webhook)
+            super().delete_queryset(request, queryset)
+
+
+def _record_save(actor, obj, before: dict | None, secret_fields: frozenset[str]) -> None:
+    """An entry for a created or changed row; saving it unchanged writes none."""
+    _, after = audit.changed_only(before, audit.snapshot(obj))
+    if after:
+        audit.record_change(actor=actor, obj=obj, before=before, secret_fields=secret_fields)
+
+
+def _record_webhook_deletion(actor, webhook: Webhook) -> None:
+    audit.record(
+        actor=actor,
+        action="integrations.webhook.delete",
+        obj=webhook,
+        before=audit.hide_secrets(audit.snapshot(webhook), WEBHOOK_SECRETS),
+    )
 
 
 class AttemptInline(admin.TabularInline):

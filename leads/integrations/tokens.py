@@ -12,10 +12,12 @@ import secrets
 import time
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from config.audit import chain as audit
 from leads.integrations.models import ApiToken
 
 # last_used_at is written at most this often per token, so a busy sender does not write a row a request.
@@ -96,8 +98,17 @@ def _forget_on_change(**kwargs) -> None:
     forget_tokens()
 
 
-def revoke_tokens(*, tokens, now: datetime | None = None) -> int:
-    """Revoke tokens at once; requests with them answer 401 from then on."""
-    count = tokens.filter(revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+def revoke_tokens(*, tokens, by, now: datetime | None = None) -> int:
+    """Revoke tokens at once, one audit entry each; requests with them answer 401 from then on."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(tokens.values_list("pk", flat=True))
+        revoking = list(
+            ApiToken.objects.select_for_update().filter(pk__in=ids, revoked_at__isnull=True).order_by("pk")
+        )
+        ApiToken.objects.filter(pk__in=[t.pk for t in revoking]).update(revoked_at=now)
+        for token in revoking:
+            audit.record(actor=by, action="integrations.apitoken.revoke", obj=token,
+                         before={"revoked_at": None}, after={"revoked_at": now})  # fmt: skip
     forget_tokens()
-    return count
+    return len(revoking)

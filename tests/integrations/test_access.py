@@ -45,7 +45,7 @@ def test_a_revoked_token_is_401_at_once(client, db):
     token, plaintext = issue_token(name="CRM", scope="read")
     api = ApiClient(client, plaintext)
     assert api.get("/queue").status_code == 200
-    revoke_tokens(tokens=ApiToken.objects.filter(pk=token.pk))
+    revoke_tokens(tokens=ApiToken.objects.filter(pk=token.pk), by="test")
     assert api.get("/queue").status_code == 401
 
 
