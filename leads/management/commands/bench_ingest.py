@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import re
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from config import served
@@ -116,8 +118,10 @@ class Command(BaseCommand):
             single = None if opts["skip_single"] else self._single(token, run, opts)
             batch = self._batches(token, run, opts)
         self.stdout.write("  (gunicorn stopped)")
-        copy_rate = self._copy_baseline(run, opts)
-        self._report(single, batch, copy_rate, opts)
+        copy_rate = self._copy_rate(run, opts, scores=False)
+        floors = {"copy+scores": self._copy_rate(run, opts, scores=True)}
+        floors["single"] = None if opts["skip_single"] else self._single_floor(opts)
+        self._report(single, batch, copy_rate, floors, opts)
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -272,62 +276,99 @@ class Command(BaseCommand):
 
     # --- COPY ---------------------------------------------------------------------------------
 
-    def _copy_baseline(self, run: str, opts) -> float:
-        """The same number of rows, as concurrent 1,000-row COPYs (each committed) into leads_activity."""
+    def _copy_rate(self, run: str, opts, *, scores: bool) -> float:
+        """Rows/s of concurrent 1,000-row COPYs (each committed) into leads_activity, as many as sent.
+
+        With `scores`, each transaction also gives the batch's leads a new score (one UPDATE, in id
+        order): the least any ingest must write to answer with updated scores. Its rate over COPY's
+        is the ceiling of the ratio the API can reach, whatever the HTTP, JSON and scoring cost.
+        """
         import psycopg
 
-        senders = self._bodies(run + "c", opts, source="copy")
+        source = "copy+scores" if scores else "copy"
+        senders = self._bodies(f"{run}-{source}", opts, source=source)
         ids = dict(Lead.objects.values_list("email", "id"))
         types = dict(ActivityType.objects.values_list("key", "id"))
         now = timezone.now()
         rows = [
             [
                 [
-                    (
-                        ids[a["email"]],
-                        types[a["type"]],
-                        a["occurred_at"],
-                        a["source"],
-                        a["event_id"],
-                        json.dumps(a["properties"]),
-                        now,
-                    )
+                    (ids[a["email"]], types[a["type"]], a["occurred_at"], a["source"], a["event_id"],
+                     json.dumps(a["properties"]), now)
                     for a in batch
                 ]
                 for batch in batches
             ]
             for batches in senders
-        ]
+        ]  # fmt: skip
         params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        params.pop("prepare_threshold", None)
+        for name in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(name, None)
         columns = "lead_id, activity_type_id, occurred_at, source, source_event_id, properties, recorded_at"
 
         def copy(batches) -> None:
             with psycopg.connect(**params) as conn:
                 for batch in batches:
-                    with (
-                        conn.transaction(),
-                        conn.cursor() as cursor,
-                        cursor.copy(f"COPY leads_activity ({columns}) FROM STDIN") as copy,
-                    ):
-                        for row in batch:
-                            copy.write_row(row)
+                    with conn.transaction(), conn.cursor() as cursor:
+                        with cursor.copy(f"COPY leads_activity ({columns}) FROM STDIN") as copy:
+                            for row in batch:
+                                copy.write_row(row)
+                        if scores:
+                            leads = sorted({row[0] for row in batch})
+                            cursor.execute(
+                                "UPDATE leads_lead SET score = score + 1 WHERE id = ANY(%s)", [leads]
+                            )
 
         threads = [threading.Thread(target=copy, args=(batches,)) for batches in rows]
+        before = Activity.objects.filter(source=source).count()
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
-        copied = Activity.objects.filter(source="copy").count()
+        copied = Activity.objects.filter(source=source).count() - before
         rate = copied / seconds
         self.stdout.write(
-            f"  COPY, {opts['senders']} connections x {opts['batches']} x 1,000 rows: {rate:,.0f} rows/s ({copied:,} rows in {seconds:.2f} s)"
+            f"  COPY{' + score UPDATE' if scores else ''}, {opts['senders']} connections x {opts['batches']} "
+            f"x 1,000 rows: {rate:,.0f} rows/s ({copied:,} rows in {seconds:.2f} s)"
         )
         return rate
+
+    def _single_floor(self, opts) -> float | None:
+        """Transactions/s of the least a single-activity request must write: one INSERT, one UPDATE.
+
+        pgbench (a C client, so the client costs next to nothing) from as many connections as wrk
+        uses; None without pgbench.
+        """
+        if not shutil.which("pgbench"):
+            self.stdout.write("  (no pgbench: the single-activity floor is not measured)")
+            return None
+        low, high = Lead.objects.aggregate(low=Min("id"), high=Max("id")).values()
+        kind = ActivityType.objects.get(key="web_visit").pk
+        script = Path(tempfile.mkdtemp(prefix="leadmatrix-bench-floor-")) / "floor.sql"
+        script.write_text(
+            f"\\set lead random({low}, {high})\n"
+            "BEGIN;\n"
+            "INSERT INTO leads_activity (lead_id, activity_type_id, occurred_at, source, source_event_id,"
+            f" properties, recorded_at) VALUES (:lead, {kind}, now(), 'floor', md5(random()::text), '{{}}', now());\n"
+            "UPDATE leads_lead SET score = score + 1 WHERE id = :lead;\n"
+            "END;\n"
+        )
+        settings_dict = connection.settings_dict
+        command = [
+            "pgbench", "-n", "-f", str(script), "-c", str(opts["connections"]), "-j", "2",
+            "-T", str(opts["seconds"]), "-h", settings_dict["HOST"] or "localhost",
+            "-p", str(settings_dict["PORT"] or 5432), "-U", settings_dict["USER"], settings_dict["NAME"],
+        ]  # fmt: skip
+        env = os.environ | ({"PGPASSWORD": settings_dict["PASSWORD"]} if settings_dict["PASSWORD"] else {})
+        output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+        tps = float(re.search(r"tps = ([\d.]+)", output).group(1))
+        self.stdout.write(
+            f"  INSERT one activity + UPDATE its lead's score, pgbench, {opts['connections']} connections: "
+            f"{tps:,.0f} transactions/s"
+        )
+        return tps
 
     # --- one request in this process -----------------------------------------------------------
 
@@ -377,7 +418,7 @@ class Command(BaseCommand):
 
     # --- the table ------------------------------------------------------------------------------
 
-    def _report(self, single, batch, copy_rate, opts) -> None:
+    def _report(self, single, batch, copy_rate, floors, opts) -> None:
         def verdict(ok: bool) -> str:
             return "PASS" if ok else "FAIL"
 
@@ -400,4 +441,17 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  {opts['senders']} concurrent overlapping senders: {len(batch['failures'])} failed batches, "
             f"{batch['deadlocks']} deadlocks, {batch['created']:,}/{batch['total']:,} created  ({verdict(clean)})"
+        )
+        self.stdout.write("\nCeilings: the writes no ingest can skip, alone on the same machine")
+        if single and floors["single"]:
+            # Both rates use the whole machine, so their costs per request add up.
+            ceiling = floors["single"] / (floors["single"] + single["bare"])
+            self.stdout.write(
+                f"  single activity: bare view + INSERT/UPDATE transaction = at most {ceiling:.2f}x the bare "
+                f"view (target {SINGLE_TARGET})"
+            )
+        ceiling = floors["copy+scores"] / copy_rate
+        self.stdout.write(
+            f"  batches: COPY + score UPDATE {floors['copy+scores']:,.0f} rows/s = at most {ceiling:.2f}x COPY "
+            f"(target {COPY_TARGET}), at most {floors['copy+scores']:,.0f}/s (target {BATCH_TARGET:,})"
         )
