@@ -101,7 +101,7 @@ def test_decay_moves_a_silent_lead_down_and_writes_a_decay_transition():
     assert (decay.from_bucket, decay.to_bucket) == ("mql", "lead")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="planner statistics are PostgreSQL's")
 def test_a_full_rescore_that_moves_many_leads_refreshes_the_planner_statistics():
     from scoring.rescore import rescore_all
