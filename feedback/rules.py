@@ -32,24 +32,24 @@ def rename_reason(*, reason_id: int, label: str, by: User) -> Reason:
     label = label.strip()
     if not label or len(label) > LABEL_MAX:
         raise RuleError(f"A reason needs a name of at most {LABEL_MAX} characters.")
-    with transaction.atomic():
-        reason = Reason.objects.select_for_update().get(pk=reason_id)
-        if reason.label != label:
-            before = audit.snapshot(reason)
-            reason.label = label
-            reason.save(update_fields=["label"])
-            audit.record_change(actor=by, obj=reason, before=before)
-    return reason
+    return _change_reason(reason_id, by=by, label=label)
 
 
 def set_reason_active(*, reason_id: int, active: bool, by: User) -> Reason:
     """Retire a reason (no longer offered, kept on old records) or bring it back into use."""
+    return _change_reason(reason_id, by=by, active=active)
+
+
+def _change_reason(reason_id: int, *, by: User, **values) -> Reason:
+    """Save the values that differ, with their audit entry; nothing at all when none differs."""
     with transaction.atomic():
         reason = Reason.objects.select_for_update().get(pk=reason_id)
-        if reason.active != active:
+        changed = {name: value for name, value in values.items() if getattr(reason, name) != value}
+        if changed:
             before = audit.snapshot(reason)
-            reason.active = active
-            reason.save(update_fields=["active"])
+            for name, value in changed.items():
+                setattr(reason, name, value)
+            reason.save(update_fields=list(changed))
             audit.record_change(actor=by, obj=reason, before=before)
     return reason
 
