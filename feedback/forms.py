@@ -46,6 +46,7 @@ class QueueSettingsForm(forms.ModelForm):
     class Meta:
         model = QueueSettings
         fields = ["cool_off_days", "warn_hours"]
+        labels = {"cool_off_days": "Cool-off (days)", "warn_hours": "Warning before the SLA runs out (hours)"}
 
 
 class ReportFilterForm(forms.Form):
