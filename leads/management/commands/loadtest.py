@@ -4,8 +4,9 @@ Threads play reps (open the queue, now and then log an outcome through the outco
 senders (single activities and 100-item batches through the API); halfway through, a sales manager
 publishes an approved matrix change through the page, and a `db_worker` rescores every lead with it,
 as in production. It prints the error rate, the queue page's p95 during and outside the rescore,
-PostgreSQL's deadlock counter before and after, and each worker's memory (RSS) over time. Pass: under 0.1 % errors, queue p95 <= 150 ms during the rescore and <= 100 ms
-otherwise, no deadlocks, memory flat.
+PostgreSQL's deadlock counter before and after, and each worker's memory (RSS) over time. Pass:
+under 0.1 % errors, queue p95 <= 150 ms during the rescore and <= 100 ms otherwise, no deadlocks,
+memory flat, and the publication's rescore done.
 
 It changes leads, so it runs only on a PostgreSQL database whose name contains 'bench'; build the
 data first with `manage.py bench_scoring` or let `--leads` generate it.
@@ -110,7 +111,7 @@ class Command(BaseCommand):
         self._share_queue(reps)
         proposal, manager = self._approved_change()
         # The set-up wrote or moved most rows: plan with fresh statistics, as autovacuum would soon
-        # after (the CI cluster runs with autovacuum off, so nothing else would).
+        # after (the development machine's cluster runs with autovacuum off, so nothing else would).
         bench.vacuum("leads_lead", "leads_activity", analyze=True)
         ApiToken.objects.filter(name="loadtest").delete()
         _, token = issue_token(name="loadtest", scope=ApiToken.Scope.WRITE_ACTIVITIES, rate_per_minute=10**9)
