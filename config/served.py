@@ -22,7 +22,7 @@ from django.core.management.base import CommandError
 
 def start(
     *, port: int, workers: int, ready: str = "/api/v1/openapi.json", env: dict | None = None,
-    log_level: str = "warning", args: tuple[str, ...] = (),
+    log_level: str = "warning",
 ) -> subprocess.Popen:  # fmt: skip
     """Start gunicorn in a session of its own (so `stop` ends its workers too); return once `ready` answers."""
     static = {"STATIC_ROOT": tempfile.mkdtemp(prefix="leadmatrix-served-static-")}
@@ -34,18 +34,20 @@ def start(
     )  # fmt: skip
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", log_level,
-         *args],
+        [str(gunicorn), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", log_level],
         cwd=settings.BASE_DIR, env=env, start_new_session=True,
     )  # fmt: skip
-    for _ in range(150):
+    for _ in range(150):  # 30 s
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", ready)
             if conn.getresponse().status < 500:
                 return process
         except OSError:
-            time.sleep(0.2)
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
     stop(process)
     raise CommandError("gunicorn did not start; run it by hand to see why.")
 
