@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from config.accounts.models import SecurityPolicy
 from config.audit.chain import NOT_RECORDED, verify_chain
 from config.audit.models import AuditEntry
 from feedback.models import QueueSettings, Reason
@@ -346,3 +347,15 @@ def test_deleting_a_webhook_in_the_admin_records_it_as_it_was(client, admin_user
     assert entry.details["before"]["url"] == "https://crm.example.com/h"
     assert entry.details["before"]["secret"] == NOT_RECORDED
     assert "top-secret" not in entry.data
+
+
+# The admin: the security policy.
+
+
+def test_saving_the_security_policy_unchanged_writes_nothing(client, admin_user):
+    policy = SecurityPolicy.current()
+    client.force_login(admin_user)
+    start = head()
+    form = {"require_two_factor": "on"} if policy.require_two_factor else {}
+    assert client.post(f"/admin/accounts/securitypolicy/{policy.pk}/change/", form).status_code == 302
+    assert entries_since(start) == []
