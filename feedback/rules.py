@@ -7,7 +7,7 @@ no entry.
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from config.audit import chain as audit
 from feedback.models import QueueSettings, Reason
@@ -20,10 +20,16 @@ class RuleError(ValueError):
 
 
 def add_reason(*, label: str, code: str, by: User) -> Reason:
-    """Add a reason at the end of the list."""
-    with transaction.atomic():
-        reason = Reason.objects.create(label=label.strip(), code=code, position=Reason.objects.count())
-        audit.record_change(actor=by, obj=reason, before=None)
+    """Add a reason at the end of the list; refused when its code is taken."""
+    try:
+        with transaction.atomic():
+            reason = Reason.objects.create(label=label.strip(), code=code, position=Reason.objects.count())
+            audit.record_change(actor=by, obj=reason, before=None)
+    except IntegrityError as exc:
+        # The form checked the code, but another manager may have added it since (both saw it free).
+        if Reason.objects.filter(code=code).exists():
+            raise RuleError("A reason with that code exists.") from exc
+        raise
     return reason
 
 

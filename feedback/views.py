@@ -59,9 +59,13 @@ def reasons(request: HttpRequest) -> HttpResponse:
             reason_form = ReasonForm(request.POST, prefix="reason")
             if reason_form.is_valid():
                 data = reason_form.cleaned_data
-                reason = rules.add_reason(label=data["label"], code=data["code"], by=request.user)
-                messages.success(request, f"Added the reason “{reason.label}”.")
-                return redirect("feedback:reasons")
+                try:
+                    reason = rules.add_reason(label=data["label"], code=data["code"], by=request.user)
+                except rules.RuleError as exc:
+                    reason_form.add_error("code", str(exc))
+                else:
+                    messages.success(request, f"Added the reason “{reason.label}”.")
+                    return redirect("feedback:reasons")
         else:
             settings_form = QueueSettingsForm(request.POST, instance=queue_settings, prefix="queue")
             if settings_form.is_valid():
