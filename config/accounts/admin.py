@@ -9,6 +9,7 @@ from django.db import transaction
 from config.accounts import services
 from config.accounts.models import SecurityPolicy, UserSession
 from config.audit import chain as audit
+from config.roles import ROLES
 
 
 @admin.register(SecurityPolicy)
@@ -186,6 +187,14 @@ admin.site.unregister(Group)
 @admin.register(Group)
 class LeadmatrixGroupAdmin(AuditedPermissionsAdmin, GroupAdmin):
     """Groups are the roles: what each may do (its permissions) is recorded when it changes."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # The three role groups are the roles the code checks: deleting one would take the role
+        # from everyone in it, and nothing could give it back under the same name.
+        return super().has_delete_permission(request, obj) and not (obj and obj.name in ROLES)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name",) if obj and obj.name in ROLES else ()
 
     def audit_state(self, pk) -> dict | None:
         return group_state(pk)

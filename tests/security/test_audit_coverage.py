@@ -644,3 +644,12 @@ def test_saving_the_security_policy_unchanged_writes_nothing(client, admin_user)
     form = {"require_two_factor": "on"} if policy.require_two_factor else {}
     assert client.post(f"/admin/accounts/securitypolicy/{policy.pk}/change/", form).status_code == 302
     assert entries_since(start) == []
+
+
+def test_the_role_groups_can_be_given_permissions_but_not_renamed_or_deleted(client, admin_user):
+    group = Group.objects.get(name=SALES_REP)
+    client.force_login(admin_user)
+    assert client.get(f"/admin/auth/group/{group.pk}/delete/").status_code == 403
+    client.post(f"/admin/auth/group/{group.pk}/change/", {"name": "Reps", "permissions": []})
+    group.refresh_from_db()
+    assert group.name == SALES_REP
