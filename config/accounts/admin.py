@@ -23,9 +23,7 @@ class SecurityPolicyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         before = audit.stored_snapshot(obj)
         super().save_model(request, obj, form, change)
-        _, after = audit.changed_only(before, audit.snapshot(obj))
-        if after:  # saved unchanged: nothing happened, so nothing to record
-            audit.record_change(actor=request.user, obj=obj, before=before)
+        audit.record_change(actor=request.user, obj=obj, before=before)
 
     def changelist_view(self, request, extra_context=None):
         # One row only: the list would be a detour.

@@ -134,9 +134,14 @@ def record_change(
     reason: str = "",
     at: datetime | None = None,
     secret_fields: Iterable[str] = (),
-) -> AuditEntry:
-    """Append an entry for a saved model instance: created (no `before`) or changed (only what differs)."""
+) -> AuditEntry | None:
+    """Append an entry for a saved model instance: created (no `before`) or changed (only what differs).
+
+    A save that changed nothing writes no entry (and returns None): nothing happened to record.
+    """
     old, new = changed_only(before, snapshot(obj))
+    if before is not None and not new:
+        return None
     secret_fields = frozenset(secret_fields)
     old, new = hide_secrets(old, secret_fields), hide_secrets(new, secret_fields)
     verb = "create" if before is None else "change"

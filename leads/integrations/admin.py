@@ -32,14 +32,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
             plaintext = tokens.fill_new_token(obj)
             obj.created_by = request.user
             super().save_model(request, obj, form, change)
-            _record_save(request.user, obj, before, TOKEN_SECRETS)
+            audit.record_change(actor=request.user, obj=obj, before=before, secret_fields=TOKEN_SECRETS)
             messages.warning(
                 request,
                 f"The token for {obj.name} is {plaintext} — copy it now: it is stored hashed and will not be shown again.",
             )
             return
         super().save_model(request, obj, form, change)
-        _record_save(request.user, obj, before, TOKEN_SECRETS)
+        audit.record_change(actor=request.user, obj=obj, before=before, secret_fields=TOKEN_SECRETS)
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the row keeps who had access, and until when
@@ -58,7 +58,7 @@ class WebhookAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         before = audit.stored_snapshot(obj)
         super().save_model(request, obj, form, change)
-        _record_save(request.user, obj, before, WEBHOOK_SECRETS)
+        audit.record_change(actor=request.user, obj=obj, before=before, secret_fields=WEBHOOK_SECRETS)
 
     def delete_model(self, request, obj):
         with transaction.atomic():
@@ -71,13 +71,6 @@ class WebhookAdmin(admin.ModelAdmin):
             for webhook in queryset.select_for_update().order_by("pk"):
                 _record_webhook_deletion(request.user, webhook)
             super().delete_queryset(request, queryset)
-
-
-def _record_save(actor, obj, before: dict | None, secret_fields: frozenset[str]) -> None:
-    """An entry for a created or changed row; saving it unchanged writes none."""
-    _, after = audit.changed_only(before, audit.snapshot(obj))
-    if after:
-        audit.record_change(actor=actor, obj=obj, before=before, secret_fields=secret_fields)
 
 
 def _record_webhook_deletion(actor, webhook: Webhook) -> None:

@@ -24,7 +24,7 @@ from scoring.models import (
     ScoreBand,
     ScoringMatrix,
 )
-from scoring.rescore import lead_activities, rescore_all, rescore_leads, rescore_set
+from scoring.rescore import SCORE_FIELDS, lead_activities, rescore_all, rescore_leads, rescore_set
 from tests.factories import add_activity, make_lead
 from tests.scoring.matrices import (
     NOW,
@@ -413,17 +413,7 @@ def test_batches_side_by_side_give_the_result_of_one_by_one_and_progress_in_id_o
     assert calls == [(2 * n, 10, ids[2 * n - 1]) for n in range(1, 6)] + [(10, 10, ids[9])]
 
 
-LEAD_ROW = [
-    *OUTCOME,
-    "scored_version",
-    "scored_at",
-    "closed_out",
-    "due_at",
-    "queue_entered_at",
-    "first_contact_at",
-    "recycled_count",
-    "last_activity_at",
-]
+LEAD_ROW = [*SCORE_FIELDS, "last_activity_at"]  # every field a rescore writes
 
 
 def rows_and_moves(ids) -> tuple[list, list]:
